@@ -1,0 +1,5 @@
+import sys
+
+from debugnet.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Byte formats: parse validates, emit writes exact bytes. No I/O."""
