@@ -1,0 +1,58 @@
+"""What a server session tells its I/O shell, one small frozen value per happening.
+
+The shell acts on these (write at an offset, record a header, make the dump
+durable) and reports back through the session's commands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ServerEvent:
+    """Base of the events a ServerSession produces."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DataReceived(ServerEvent):
+    """Dump data for ``offset``.
+
+    ``data`` may be a view into the shell's receive buffer: consume it before
+    handing the session the next datagram.
+    """
+
+    offset: int
+    data: bytes | memoryview
+
+
+@dataclass(frozen=True, slots=True)
+class KdhReceived(ServerEvent):
+    """The kerneldumpheader message, raw: netdumpd acks it first, then checks its size."""
+
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class KeyReceived(ServerEvent):
+    """The encryption key record, stored as received."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FinishRequested(ServerEvent):
+    """The client said FINISHED; ack it only after ``confirm_finished``."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionTimedOut(ServerEvent):
+    """The client was silent for longer than the configured timeout."""
+
+    idle: float
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnded(ServerEvent):
+    """The linger after a completed dump is over; the shell may close the socket."""

@@ -1,0 +1,148 @@
+"""The server session in virtual time: no sockets, no clock."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from debugnet.errors import LocalProtocolError, WireError
+from debugnet.transport.events import (
+    DataReceived,
+    FinishRequested,
+    KdhReceived,
+    KeyReceived,
+    SessionEnded,
+    SessionTimedOut,
+)
+from debugnet.transport.ranges import RangeSet
+from debugnet.transport.server_session import (
+    Herald,
+    ServerSession,
+    SessionConfig,
+    SessionState,
+    parse_herald,
+)
+from debugnet.wire.message import Ack, Message, MsgType
+
+
+def msg(t: MsgType, seq: int, data: bytes = b"", off: int = 0) -> bytes:
+    return Message.build(t, seq, data, offset=off).emit()
+
+
+def acks(s: ServerSession) -> list[int]:
+    return [Ack.parse(d).seqno for d in s.datagrams_to_send()]
+
+
+def test_herald_path_rules() -> None:
+    assert parse_herald(msg(MsgType.HERALD, 1, b"a/b\x00")).path == "a/b"
+    assert parse_herald(msg(MsgType.HERALD, 1, b"a/b")).path is None  # not NUL-terminated
+    assert parse_herald(msg(MsgType.HERALD, 1)).path is None
+    assert parse_herald(msg(MsgType.HERALD, 1, b"x" * 1024 + b"\x00")).path is None  # > 1024
+    assert parse_herald(msg(MsgType.HERALD, 1, b"x" * 1023 + b"\x00")).path == "x" * 1023
+    with pytest.raises(WireError):
+        parse_herald(msg(MsgType.DATA, 1))
+    with pytest.raises(WireError):
+        parse_herald(msg(MsgType.HERALD, 1, b"ab\x00")[:-1])
+
+
+def test_full_dump_acks_and_events() -> None:
+    s = ServerSession(Herald(1), 0.0)
+    assert acks(s) == [1]
+    ev = s.receive_datagram(msg(MsgType.EKCD_KEY, 2, b"key"), 0.1)
+    assert ev == KeyReceived(b"key")
+    ev = s.receive_datagram(msg(MsgType.KDH, 3, b"k" * 512), 0.2)
+    assert ev == KdhReceived(b"k" * 512)
+    ev = s.receive_datagram(msg(MsgType.DATA, 4, b"abc", off=10), 0.3)
+    assert isinstance(ev, DataReceived) and ev.offset == 10 and bytes(ev.data) == b"abc"
+    assert acks(s) == [2, 3, 4]
+    assert s.receive_datagram(msg(MsgType.FINISHED, 5), 0.4) == FinishRequested()
+    assert acks(s) == []  # not before the shell says the data is durable
+    s.confirm_finished(0.5)
+    assert acks(s) == [5]
+    # a retransmitted FINISHED (our ack lost) is acked again while lingering
+    assert s.receive_datagram(msg(MsgType.FINISHED, 5), 0.6) is None
+    assert acks(s) == [5]
+    assert s.next_deadline() == 0.5 + SessionConfig().linger
+    s.handle_timer(100.0)
+    assert s.next_event() == SessionEnded()
+    assert s.state is SessionState.DONE
+
+
+def test_herald_retransmission_before_and_after_data() -> None:
+    s = ServerSession(Herald(1), 0.0)
+    s.datagrams_to_send()
+    s.receive_datagram(msg(MsgType.EKCD_KEY, 2, b"key"), 0.1)  # a key is not data
+    assert s.receive_herald(Herald(1), 0.2) is True
+    assert acks(s) == [2, 1]
+    s.receive_datagram(msg(MsgType.DATA, 3, b"x"), 0.3)
+    assert s.receive_herald(Herald(1), 0.4) is False
+
+
+def test_bad_input_dropped_and_counted() -> None:
+    s = ServerSession(Herald(1), 0.0)
+    s.datagrams_to_send()
+    assert s.receive_datagram(b"\x00" * 10, 1.0) is None
+    assert s.receive_datagram(msg(MsgType.DATA, 2, b"abc")[:-1], 1.0) is None
+    assert s.receive_datagram(msg(MsgType(1), 3), 1.0) is None  # herald on session port
+    assert s.receive_datagram(Message.build(99, 4).emit(), 1.0) is None
+    assert acks(s) == []
+    assert s.stats.dropped == {"runt": 1, "length mismatch": 1, "unexpected type": 2}
+    assert s.last_heard == 0.0  # garbage does not keep a session alive
+
+
+def test_timeout_in_virtual_time() -> None:
+    s = ServerSession(Herald(1), 0.0, SessionConfig(timeout=5.0))
+    s.receive_datagram(msg(MsgType.DATA, 2, b"x"), 3.0)
+    assert acks(s) == [1, 2]
+    assert s.next_deadline() == 8.0
+    s.handle_timer(7.9)
+    assert s.next_event() is None
+    s.handle_timer(8.0)
+    assert s.next_event() == SessionTimedOut(5.0)
+    assert s.state is SessionState.TIMED_OUT
+    assert s.receive_datagram(msg(MsgType.DATA, 3, b"x"), 9.0) is None
+    assert acks(s) == []
+
+
+def test_fail_withholds_queued_acks() -> None:
+    s = ServerSession(Herald(1), 0.0)
+    s.receive_datagram(msg(MsgType.DATA, 2, b"x"), 0.1)
+    s.fail()
+    assert acks(s) == []
+    assert s.receive_datagram(msg(MsgType.DATA, 3, b"x"), 0.2) is None
+    with pytest.raises(LocalProtocolError):
+        s.confirm_finished(0.3)
+
+
+def test_holes_are_reported() -> None:
+    s = ServerSession(Herald(1), 0.0)
+    s.receive_datagram(msg(MsgType.DATA, 2, b"a" * 100, off=0), 0.1)
+    s.receive_datagram(msg(MsgType.DATA, 3, b"a" * 100, off=200), 0.1)
+    s.receive_datagram(msg(MsgType.DATA, 4, b"a" * 100, off=200), 0.1)  # duplicate
+    assert s.missing(400) == [(100, 200), (300, 400)]
+    assert s.missing(300) == [(100, 200)]
+
+
+@given(st.lists(st.tuples(st.integers(0, 500), st.integers(0, 60)), max_size=40))
+def test_rangeset_matches_a_bitmap(pieces: list[tuple[int, int]]) -> None:
+    rs = RangeSet()
+    bitmap = [False] * 600
+    for start, n in pieces:
+        rs.add(start, start + n)
+        for i in range(start, start + n):
+            bitmap[i] = True
+    assert rs.covered() == sum(bitmap)
+    holes = [i for start, end in rs.missing(0, 600) for i in range(start, end)]
+    assert holes == [i for i, b in enumerate(bitmap) if not b]
+    spans = list(rs)
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(spans))
+
+
+@given(st.binary(max_size=200))
+def test_session_never_raises_on_garbage(data: bytes) -> None:
+    s = ServerSession(Herald(1), 0.0)
+    s.receive_datagram(data, 1.0)
+    s.datagrams_to_send()
