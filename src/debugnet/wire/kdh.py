@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, IntEnum
@@ -117,45 +116,19 @@ def _ctime(seconds: int) -> bytes:
     return f"{day} {month}{t.day:3d} {t:%H:%M:%S} {t.year}\n".encode()
 
 
-def _fields_v1(v: tuple[Any, ...]) -> dict[str, Any]:
-    return dict(
-        architecture=v[1], version=v[2], architectureversion=v[3], dumplength=v[4],
-        dumptime=v[5], blocksize=v[6], hostname=v[7], versionstring=v[8],
-        panicstring=v[9], parity=v[10],
-    )  # fmt: skip
+_HEAD = "magic architecture version architectureversion dumplength"
+_STRINGS = "hostname versionstring panicstring"
+_V4_TAIL = "compression dumpextent unused parity"
 
-
-def _fields_v2(v: tuple[Any, ...]) -> dict[str, Any]:
-    return dict(
-        architecture=v[1], version=v[2], architectureversion=v[3], dumplength=v[4],
-        dumptime=v[5], dumpkeysize=v[6], blocksize=v[7], hostname=v[8],
-        versionstring=v[9], panicstring=v[10], parity=v[11],
-    )  # fmt: skip
-
-
-def _fields_v3(v: tuple[Any, ...]) -> dict[str, Any]:
-    return dict(
-        architecture=v[1], version=v[2], architectureversion=v[3], dumplength=v[4],
-        dumpextent=v[5], dumptime=v[6], dumpkeysize=v[7], blocksize=v[8],
-        compression=v[9], hostname=v[10], versionstring=v[11], panicstring=v[12],
-        parity=v[13],
-    )  # fmt: skip
-
-
-def _fields_v4(v: tuple[Any, ...]) -> dict[str, Any]:
-    return dict(
-        architecture=v[1], version=v[2], architectureversion=v[3], dumplength=v[4],
-        dumptime=v[5], dumpkeysize=v[6], blocksize=v[7], hostname=v[8],
-        versionstring=v[9], panicstring=v[10], compression=v[11], dumpextent=v[12],
-        parity=v[14],
-    )  # fmt: skip
-
-
-_LAYOUTS: dict[int, tuple[struct.Struct, Callable[[tuple[Any, ...]], dict[str, Any]]]] = {
-    1: (_V1, _fields_v1),
-    2: (_V2, _fields_v2),
-    3: (_V3, _fields_v3),
-    4: (_V4, _fields_v4),
+# Member names in layout order, one entry per version, matching the structs above.
+_LAYOUTS: dict[int, tuple[struct.Struct, list[str]]] = {
+    1: (_V1, f"{_HEAD} dumptime blocksize {_STRINGS} parity".split()),
+    2: (_V2, f"{_HEAD} dumptime dumpkeysize blocksize {_STRINGS} parity".split()),
+    3: (
+        _V3,
+        f"{_HEAD} dumpextent dumptime dumpkeysize blocksize compression {_STRINGS} parity".split(),
+    ),
+    4: (_V4, f"{_HEAD} dumptime dumpkeysize blocksize {_STRINGS} {_V4_TAIL}".split()),
 }
 _STRING_FIELDS = ("architecture", "hostname", "versionstring", "panicstring")
 
@@ -191,14 +164,15 @@ class KernelDumpHeader:
         version = int.from_bytes(block[32:36], "big")
         if version not in _LAYOUTS:
             raise WireError("kdh.version", version, "not a known kerneldumpheader version (1-4)")
-        layout, fields_of = _LAYOUTS[version]
-        values = layout.unpack(block)
-        fields = fields_of(values)
+        layout, names = _LAYOUTS[version]
+        fields: dict[str, Any] = dict(zip(names, layout.unpack(block), strict=True))
+        fields.pop("unused", None)
+        fields["magic"] = fields["magic"].rstrip(b"\0")
         for name in _STRING_FIELDS:
             fields[name] = _cstr(fields[name])
         if "compression" in fields:
             fields["compression"] = _compression(fields["compression"])
-        return cls(magic=values[0].rstrip(b"\0"), parity_ok=compute_parity(block) == 0, **fields)
+        return cls(parity_ok=compute_parity(block) == 0, **fields)
 
     @classmethod
     def build(
