@@ -49,61 +49,43 @@ def seal(buf: bytearray, good: bool = True) -> bytes:
     return bytes(buf)
 
 
-def common(version: int) -> bytearray:
+Field = tuple[int, bytes | int, int]  # offset, value, width (0 for bytes)
+
+
+def hand_built(version: int, fields: list[Field]) -> bytes:
+    """A sealed header: the members every version shares, then ``fields`` at their offsets."""
     buf = bytearray(512)
-    put(buf, 0, MAGIC)
-    put(buf, 20, b"amd64")
-    put(buf, 32, version, 4)
-    put(buf, 36, 2, 4)
-    put(buf, 40, 0x1_2345_6789, 8)
-    return buf
+    shared: list[Field] = [(0, MAGIC, 0), (20, b"amd64", 0), (32, version, 4), (36, 2, 4)]
+    for offset, value, width in [*shared, (40, 0x1_2345_6789, 8), *fields]:
+        put(buf, offset, value, width)
+    return seal(buf)
 
 
 def golden_v1() -> bytes:
-    buf = common(1)
-    put(buf, 48, DUMPTIME, 8)
-    put(buf, 56, 512, 4)
-    put(buf, 60, b"crashbox")
-    put(buf, 124, VERSION_STRING)
-    put(buf, 316, b"page fault")
-    return seal(buf)
+    ints: list[Field] = [(48, DUMPTIME, 8), (56, 512, 4)]  # dumptime, blocksize
+    strings: list[Field] = [(60, b"crashbox", 0), (124, VERSION_STRING, 0), (316, b"page fault", 0)]
+    return hand_built(1, ints + strings)
 
 
 def golden_v2() -> bytes:
-    buf = common(2)
-    put(buf, 48, DUMPTIME, 8)
-    put(buf, 56, 1024, 4)  # dumpkeysize
-    put(buf, 60, 4096, 4)
-    put(buf, 64, b"crashbox")
-    put(buf, 128, VERSION_STRING)
-    put(buf, 320, b"page fault")
-    return seal(buf)
+    # dumptime, dumpkeysize, blocksize
+    ints: list[Field] = [(48, DUMPTIME, 8), (56, 1024, 4), (60, 4096, 4)]
+    strings: list[Field] = [(64, b"crashbox", 0), (128, VERSION_STRING, 0), (320, b"page fault", 0)]
+    return hand_built(2, ints + strings)
 
 
 def golden_v3() -> bytes:
-    buf = common(3)
-    put(buf, 48, 0x2000, 8)  # dumpextent
-    put(buf, 56, DUMPTIME, 8)
-    put(buf, 64, 0, 4)
-    put(buf, 68, 512, 4)
-    put(buf, 72, 1, 1)  # gzip
-    put(buf, 73, b"crashbox")
-    put(buf, 137, VERSION_STRING)
-    put(buf, 329, b"page fault")
-    return seal(buf)
+    # dumpextent, dumptime, dumpkeysize, blocksize, compression (gzip)
+    ints: list[Field] = [(48, 0x2000, 8), (56, DUMPTIME, 8), (64, 0, 4), (68, 512, 4), (72, 1, 1)]
+    strings: list[Field] = [(73, b"crashbox", 0), (137, VERSION_STRING, 0), (329, b"page fault", 0)]
+    return hand_built(3, ints + strings)
 
 
 def golden_v4(compression: int = 2, hostname: bytes = b"crashbox") -> bytes:
-    buf = common(4)
-    put(buf, 48, DUMPTIME, 8)
-    put(buf, 56, 0, 4)
-    put(buf, 60, 512, 4)
-    put(buf, 64, hostname)
-    put(buf, 128, VERSION_STRING)
-    put(buf, 320, b"page fault")
-    put(buf, 495, compression, 1)
-    put(buf, 496, 0x4000, 8)  # dumpextent
-    return seal(buf)
+    # dumptime, dumpkeysize, blocksize; compression and dumpextent after the panic string
+    ints: list[Field] = [(48, DUMPTIME, 8), (56, 0, 4), (60, 512, 4)]
+    strings: list[Field] = [(64, hostname, 0), (128, VERSION_STRING, 0), (320, b"page fault", 0)]
+    return hand_built(4, ints + strings + [(495, compression, 1), (496, 0x4000, 8)])
 
 
 def expected(version: int, **changes: object) -> KernelDumpHeader:
@@ -214,6 +196,8 @@ def test_info_lines_v1_has_no_compression_line() -> None:
     lines = KernelDumpHeader.parse(golden_v1()).info_lines()
     assert b"Compression" not in lines
     assert lines == GOLDEN_INFO_V4.replace(b"  Compression: zstd\n", b"")
+    v2 = KernelDumpHeader.parse(golden_v2()).info_lines()
+    assert b"  Blocksize: 4096\n  Dumptime: " in v2
 
 
 @pytest.mark.usefixtures("utc")
