@@ -1,15 +1,81 @@
-"""`debugnet serve`."""
+"""`debugnet serve`: the netdumpd-compatible dump server."""
 
 from __future__ import annotations
 
 import argparse
-import sys
+from pathlib import Path
+
+from debugnet.errors import InvalidArgument
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.set_defaults(command="serve")
+    parser.add_argument("--bind", default="0.0.0.0", help="address to listen on (default: all)")
+    parser.add_argument("--port", type=int, default=20023, help="herald port (default: 20023)")
+    parser.add_argument(
+        "--dir", default="./crash", help="dump directory, created if missing (default: ./crash)"
+    )
+    parser.add_argument(
+        "--default-path",
+        default=".",
+        help="directory under --dir for clients without a usable herald path (default: .)",
+    )
+    parser.add_argument(
+        "--handler", help="script run after each dump: reason ip hostname infofile corefile"
+    )
+    parser.add_argument("--pidfile", help="write the pid here; refuse to start if it is held")
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds of client silence (default: 600)"
+    )
+    parser.add_argument(
+        "--no-resolve", action="store_true", help="name files by address, not reverse DNS"
+    )
+    parser.add_argument(
+        "--rcvbuf", type=int, default=4 << 20, help="per-session socket receive buffer in bytes"
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    parser.add_argument("--syslog", action="store_true", help="log to syslog instead of stderr")
+
+
+def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
+    from debugnet.server.config import ServerConfig
+    from debugnet.server.handler import check_handler
+
+    dumpdir = Path(args.dir).absolute()
+    if create_dir:
+        dumpdir.mkdir(parents=True, exist_ok=True)
+    if not dumpdir.is_dir():
+        raise InvalidArgument(f"dump directory {dumpdir} does not exist")
+    default = Path(args.default_path)
+    if default.is_absolute() or ".." in default.parts:
+        raise InvalidArgument(
+            f"default path {args.default_path!r} must be relative to the dump dir"
+        )
+    if not (dumpdir / default).is_dir():
+        raise InvalidArgument(f"default path {dumpdir / default} is not a directory")
+    handler = check_handler(Path(args.handler)) if args.handler else None
+    if not 0 < args.port < 65536:
+        raise InvalidArgument(f"port {args.port} out of range")
+    if args.timeout <= 0:
+        raise InvalidArgument("timeout must be positive")
+    return ServerConfig(
+        dumpdir=dumpdir,
+        bind=args.bind,
+        port=args.port,
+        default_path=args.default_path,
+        handler=handler,
+        timeout=args.timeout,
+        resolve=not args.no_resolve,
+        rcvbuf=args.rcvbuf,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    print("debugnet serve: not implemented yet", file=sys.stderr)
-    return 2
+    from debugnet.server.app import run_server, setup_logging
+    from debugnet.server.config import ServerConfig
+
+    setup_logging(args.log_level, use_syslog=args.syslog)
+    config = build_config(args, create_dir=True)
+    assert isinstance(config, ServerConfig)
+    return run_server(config, Path(args.pidfile) if args.pidfile else None)

@@ -195,11 +195,17 @@ class ServerSession:
         self.state = SessionState.FAILED
 
     def time_out(self, now: float) -> None:
-        """End the session as timed out now (shutdown, or a new herald after data)."""
+        """End the session now (shutdown, or a new herald after data).
+
+        An open dump ends as timed out; a finished one stops lingering.
+        """
         if self.state in (SessionState.OPEN, SessionState.FINISHING):
             self.state = SessionState.TIMED_OUT
             self._acks.clear()
             self._events.append(SessionTimedOut(now - self.last_heard))
+        elif self.state is SessionState.LINGER:
+            self.state = SessionState.DONE
+            self._events.append(SessionEnded())
 
     # -- output and timers ---------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""The netdumpd-compatible dump server: sockets, storage and handlers around ServerSession."""

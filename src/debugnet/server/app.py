@@ -1,0 +1,73 @@
+"""Running the server as a program: logging, pidfile, signals, the start-up line."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import sys
+from pathlib import Path
+
+from debugnet.server.config import ServerConfig
+from debugnet.server.listener import Server
+from debugnet.server.pidfile import PidFile
+
+log = logging.getLogger(__name__)
+
+
+class _MaxLevel(logging.Filter):
+    def __init__(self, below: int) -> None:
+        super().__init__()
+        self.below = below
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < self.below
+
+
+def setup_logging(level: str, *, use_syslog: bool, split_streams: bool = False) -> None:
+    """Log to stderr (or info to stdout and errors to stderr, as netdumpd -D) or to syslog."""
+    root = logging.getLogger()
+    root.handlers.clear()
+    root.setLevel(level.upper())
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if use_syslog:
+        address = "/dev/log" if os.path.exists("/dev/log") else "/var/run/log"
+        handler: logging.Handler = logging.handlers.SysLogHandler(
+            address=address, facility=logging.handlers.SysLogHandler.LOG_DAEMON
+        )
+        handler.setFormatter(logging.Formatter("netdumpd[%(process)d]: %(message)s"))
+        root.addHandler(handler)
+        return
+    if split_streams:
+        out = logging.StreamHandler(sys.stdout)
+        out.addFilter(_MaxLevel(logging.WARNING))
+        out.setFormatter(fmt)
+        root.addHandler(out)
+        err = logging.StreamHandler(sys.stderr)
+        err.setLevel(logging.WARNING)
+        err.setFormatter(fmt)
+        root.addHandler(err)
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(fmt)
+    root.addHandler(handler)
+
+
+def run_server(config: ServerConfig, pidfile: Path | None, name: str = "debugnet serve") -> int:
+    """Serve until SIGINT/SIGTERM; every open session then ends as timed out. Exit status 0."""
+    lock = PidFile(pidfile) if pidfile is not None else None
+    if lock is not None:
+        lock.acquire()
+    server = Server(config)
+    try:
+        server.open()
+        host, port = server.address
+        print(f"{name}: listening on udp {host}:{port}, dumps go to {config.dumpdir}", flush=True)
+        server.install_signal_handlers()
+        server.serve_forever()
+    finally:
+        server.shutdown()
+        if lock is not None:
+            lock.release()
+    log.info("stopped: %s", dict(server.counters))
+    return 0

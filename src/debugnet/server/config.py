@@ -1,0 +1,33 @@
+"""Every tunable of the dump server in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from debugnet.wire.constants import NETDUMP_ACKPORT, NETDUMP_PORT
+
+MAX_DUMPS = 1024
+"""Dumps kept per host, as netdumpd."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    dumpdir: Path
+    bind: str = "0.0.0.0"
+    port: int = NETDUMP_PORT
+    client_port: int = NETDUMP_ACKPORT
+    """Where sessions send acks; netdumpd always uses 20024."""
+    default_path: str = "."
+    handler: Path | None = None
+    timeout: float = 600.0
+    linger: float = 10.0
+    resolve: bool = True
+    dns_timeout: float = 2.0
+    rcvbuf: int = 4 * 1024 * 1024
+    """Per-session receive buffer. netdumpd uses 128 KiB; windowed clients need more."""
+    write_buffer: int = 1024 * 1024
+    """Contiguous dump data gathered before one pwrite."""
+    max_dumps: int = MAX_DUMPS
+    progress_interval: float = 5.0
+    max_datagram: int = 65535

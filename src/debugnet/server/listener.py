@@ -1,0 +1,170 @@
+"""The herald listener: the server's front door and the registry of running sessions.
+
+Heralds arrive on port 20023. For each new client a SessionWorker opens a
+socket bound to the address the herald was sent to (found with IP_PKTINFO or
+IP_RECVDSTADDR), so a multi-homed server answers from the address the client
+is talking to, exactly as netdumpd does.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from types import FrameType
+
+from debugnet.errors import WireError
+from debugnet.server.config import ServerConfig
+from debugnet.server.handler import HandlerRunner
+from debugnet.server.naming import output_dir
+from debugnet.server.resolver import Resolver
+from debugnet.server.worker import SessionWorker
+from debugnet.transport.server_session import parse_herald
+
+log = logging.getLogger(__name__)
+
+_IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8 if sys.platform.startswith("linux") else None)
+_IP_RECVDSTADDR = getattr(socket, "IP_RECVDSTADDR", None)
+
+
+def _destination(ancdata: list[tuple[int, int, bytes]], fallback: str) -> str:
+    for level, kind, data in ancdata:
+        if level != socket.IPPROTO_IP:
+            continue
+        if kind == _IP_PKTINFO and len(data) >= 12:
+            return socket.inet_ntoa(data[8:12])  # in_pktinfo.ipi_addr: the header destination
+        if kind == _IP_RECVDSTADDR and len(data) >= 4:
+            return socket.inet_ntoa(data[:4])
+    return fallback
+
+
+class Server:
+    """Listens for heralds and runs one SessionWorker per client."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.resolver = Resolver(config.resolve, config.dns_timeout)
+        self.handlers = HandlerRunner(config.handler, config.dumpdir)
+        self.counters: Counter[str] = Counter()
+        self.outcomes: list[tuple[str, str, Path]] = []
+        self._workers: dict[str, SessionWorker] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.sock: socket.socket | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def open(self) -> None:
+        cfg = self.config
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        for opt in (_IP_PKTINFO, _IP_RECVDSTADDR):
+            if opt is not None:
+                sock.setsockopt(socket.IPPROTO_IP, opt, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, 200_000))
+        sock.bind((cfg.bind, cfg.port))
+        self.sock = sock
+
+    @property
+    def address(self) -> tuple[str, int]:
+        assert self.sock is not None
+        addr: tuple[str, int] = self.sock.getsockname()
+        return addr
+
+    def serve_forever(self) -> None:
+        assert self.sock is not None
+        recvmsg = self.sock.recvmsg
+        cmsg_space = socket.CMSG_SPACE(12)
+        while not self._stop.is_set():
+            try:
+                data, ancdata, _flags, peer = recvmsg(self.config.max_datagram, cmsg_space)
+            except (BlockingIOError, TimeoutError, InterruptedError):
+                continue
+            except OSError as exc:
+                log.debug("herald socket: %s", exc)
+                continue
+            self.handle_datagram(data, ancdata, peer)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """End every open session as timed out (handlers run), then close."""
+        with self._lock:
+            workers = list(self._workers.values())
+        for worker in workers:
+            worker.request_end()
+        for worker in workers:
+            worker.thread.join(timeout)
+        self.handlers.wait(timeout)
+        self.resolver.close()
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def install_signal_handlers(self) -> None:
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %d: ending open sessions", signum)
+            self.stop()
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+
+    # -- heralds -------------------------------------------------------------
+
+    def handle_datagram(
+        self, data: bytes, ancdata: list[tuple[int, int, bytes]], peer: tuple[str, int]
+    ) -> None:
+        ip, port = peer
+        try:
+            herald = parse_herald(data)
+        except WireError as exc:
+            self.counters["bad herald"] += 1
+            log.debug("%s:%d: not a herald: %s", ip, port, exc)
+            return
+        if port != self.config.client_port:
+            self.counters["wrong source port"] += 1
+            log.debug("%s:%d: herald not from port %d; dropped", ip, port, self.config.client_port)
+            return
+        self.counters["heralds"] += 1
+        local = _destination(ancdata, self.config.bind)
+        now = time.monotonic()
+        with self._lock:
+            worker = self._workers.get(ip)
+            if worker is not None:
+                if worker.herald_again(herald, now):
+                    self.counters["herald retransmissions"] += 1
+                    return
+                log.warning("%s: new herald after data; ending the old dump as timed out", ip)
+                self.counters["restarts"] += 1
+                worker.request_end()
+            worker = SessionWorker(self, herald, ip, local)
+            self._workers[ip] = worker
+            self.counters["sessions"] += 1
+        worker.start()
+
+    # -- called by workers ---------------------------------------------------
+
+    def output_dir(self, herald_path: str | None, client: str) -> Path:
+        return output_dir(self.config.dumpdir, self.config.default_path, herald_path, client)
+
+    def worker_done(self, worker: SessionWorker) -> None:
+        with self._lock:
+            if self._workers.get(worker.client_ip) is worker:
+                del self._workers[worker.client_ip]
+
+    def record_outcome(self, worker: SessionWorker, reason: str) -> None:
+        assert worker.files is not None
+        with self._lock:
+            self.outcomes.append((worker.client_ip, reason, worker.files.vmcore_path))
+            self.counters[f"dumps {reason}"] += 1
+
+    def active_sessions(self) -> int:
+        with self._lock:
+            return len(self._workers)

@@ -1,0 +1,210 @@
+"""The files of one dump: index allocation, buffered writes at offsets, info lines, the finish.
+
+Contiguous data is gathered in one buffer and written with one ``pwrite`` when
+the buffer fills or the next piece is not contiguous, so a 1448-byte packet is
+never one syscall. Every OS error surfaces as ``StorageError`` with the file
+offset that failed, which is what the info file reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from debugnet.errors import DebugnetError
+from debugnet.server.naming import index_names, vmcore_name
+
+log = logging.getLogger(__name__)
+
+_ALLOC_LOCK = threading.Lock()
+
+
+class StorageError(DebugnetError):
+    """A write, flush or sync of dump data failed."""
+
+    def __init__(self, offset: int, cause: OSError) -> None:
+        super().__init__(f"write error @ offset {offset:08x}: {cause.strerror or cause}")
+        self.offset = offset
+        self.cause = cause
+        self.errno = cause.errno
+
+
+class DumpLimitReached(DebugnetError):
+    """Every index below the per-host limit is taken."""
+
+
+def _read_bounds(directory: Path, host: str) -> int | None:
+    try:
+        return int((directory / f"bounds.{host}").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_bounds(directory: Path, host: str, value: int) -> None:
+    tmp = directory / f".bounds.{host}.tmp"
+    try:
+        tmp.write_text(f"{value}\n")
+        os.replace(tmp, directory / f"bounds.{host}")
+    except OSError as exc:
+        log.warning("cannot update bounds.%s in %s: %s", host, directory, exc)
+
+
+def _index_free(directory: Path, host: str, index: int) -> bool:
+    return not any(os.path.lexists(directory / n) for n in index_names(host, index))
+
+
+def allocate_index(directory: Path, host: str, limit: int) -> int:
+    """The hinted index if it is free and in range, else the lowest free one."""
+    hint = _read_bounds(directory, host)
+    candidates = [hint] if hint is not None and 0 <= hint < limit else []
+    candidates += range(limit)
+    for index in candidates:
+        if _index_free(directory, host, index):
+            _write_bounds(directory, host, index + 1)
+            return index
+    raise DumpLimitReached(f"all {limit} dump indexes for {host} in {directory} are taken")
+
+
+@dataclass(frozen=True, slots=True)
+class DumpPaths:
+    directory: Path
+    host: str
+    index: int
+
+    @property
+    def info(self) -> Path:
+        return self.directory / f"info.{self.host}.{self.index}"
+
+    @property
+    def key(self) -> Path:
+        return self.directory / f"key.{self.host}.{self.index}"
+
+    def vmcore(self, *, encrypted: bool = False, compression: str = "none") -> Path:
+        name = vmcore_name(self.host, self.index, encrypted=encrypted, compression=compression)
+        return self.directory / name
+
+
+class DumpFiles:
+    """The open info and vmcore files of one dump."""
+
+    def __init__(self, paths: DumpPaths, buffer_size: int) -> None:
+        self.paths = paths
+        self.vmcore_path = paths.vmcore()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        self._info_fd = os.open(paths.info, flags, 0o600)
+        try:
+            self._core_fd = os.open(
+                self.vmcore_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600
+            )
+        except OSError:
+            os.close(self._info_fd)
+            raise
+        self._buf = bytearray(buffer_size)
+        self._view = memoryview(self._buf)
+        self._start = 0
+        self._fill = 0
+        self.high_water = 0
+        self.closed = False
+
+    @classmethod
+    def create(cls, directory: Path, host: str, limit: int, buffer_size: int) -> DumpFiles:
+        with _ALLOC_LOCK:
+            index = allocate_index(directory, host, limit)
+            return cls(DumpPaths(directory, host, index), buffer_size)
+
+    # -- data ----------------------------------------------------------------
+
+    def write(self, offset: int, data: bytes | memoryview) -> None:
+        n = len(data)
+        fill = self._fill
+        if offset != self._start + fill or fill + n > len(self._buf):
+            self.flush()
+            fill = 0
+            self._start = offset
+            if n > len(self._buf):
+                self._pwrite(data, offset)
+                return
+        self._buf[fill : fill + n] = data
+        self._fill = fill + n
+
+    def flush(self) -> None:
+        if self._fill:
+            fill, self._fill = self._fill, 0
+            self._pwrite(self._view[:fill], self._start)
+            self._start += fill
+
+    def _pwrite(self, data: bytes | memoryview, offset: int) -> None:
+        view = memoryview(data)
+        pos = 0
+        while pos < len(view):
+            try:
+                pos += os.pwrite(self._core_fd, view[pos:], offset + pos)
+            except OSError as exc:
+                raise StorageError(offset + pos, exc) from exc
+        self.high_water = max(self.high_water, offset + len(view))
+
+    def sync(self, truncate_to: int | None = None) -> None:
+        """Flush, optionally cut the file to ``truncate_to``, and fsync: the dump is durable."""
+        self.flush()
+        try:
+            if truncate_to is not None:
+                os.ftruncate(self._core_fd, truncate_to)
+            os.fsync(self._core_fd)
+        except OSError as exc:
+            raise StorageError(
+                self.high_water if truncate_to is None else truncate_to, exc
+            ) from exc
+
+    # -- metadata ------------------------------------------------------------
+
+    def info(self, line: bytes) -> None:
+        """Append to the info file at once, so a partial dump still says what it was."""
+        try:
+            os.write(self._info_fd, line)
+        except OSError as exc:
+            log.error("cannot write %s: %s", self.paths.info, exc)
+
+    def write_key(self, data: bytes) -> None:
+        fd = os.open(self.paths.key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, data)
+            os.fchmod(fd, 0o400)
+        finally:
+            os.close(fd)
+
+    def rename_core(self, *, encrypted: bool, compression: str) -> None:
+        """Give the vmcore the name the KDH implies; the open descriptor stays valid."""
+        target = self.paths.vmcore(encrypted=encrypted, compression=compression)
+        if target != self.vmcore_path:
+            os.rename(self.vmcore_path, target)
+            self.vmcore_path = target
+
+    def link_last(self) -> None:
+        """Point ``vmcore.<host>.last`` and ``info.<host>.last`` at this dump."""
+        d, host = self.paths.directory, self.paths.host
+        for link, target in (
+            (d / f"vmcore.{host}.last", self.vmcore_path.name),
+            (d / f"info.{host}.last", self.paths.info.name),
+        ):
+            tmp = d / f".{link.name}.tmp"
+            try:
+                if os.path.lexists(tmp):
+                    os.unlink(tmp)
+                os.symlink(target, tmp)
+                os.replace(tmp, link)
+            except OSError as exc:
+                log.warning("cannot link %s -> %s: %s", link, target, exc)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            os.fsync(self._info_fd)
+        except OSError as exc:
+            log.warning("cannot sync %s: %s", self.paths.info, exc)
+        os.close(self._core_fd)
+        os.close(self._info_fd)
