@@ -31,7 +31,7 @@ class Result:
     acks: int
 
 
-def transfer(total: int, payload: int, rate_bps: float, delay: float, window: int) -> Result:
+def transfer(total: int, payload: int, config: LinkConfig, window: int) -> Result:
     sim = Simulator()
     chunk = bytes(payload)
     ack = b"\x00\x00\x00\x01"
@@ -50,9 +50,7 @@ def transfer(total: int, payload: int, rate_bps: float, delay: float, window: in
     def at_receiver(_data: bytes) -> None:
         ack_link.send(ack)
 
-    data_link, ack_link = duplex(
-        sim, LinkConfig(rate_bps=rate_bps, delay=delay), at_sender, at_receiver
-    )
+    data_link, ack_link = duplex(sim, config, at_sender, at_receiver)
     started = time.perf_counter()
     for _ in range(min(window, packets)):
         send_next()
@@ -86,9 +84,21 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=1e9, help="link rate in bit/s")
     parser.add_argument("--delay", type=float, default=0.0005, help="one-way delay in seconds")
     parser.add_argument("--window", type=int, default=256, help="packets in flight")
+    parser.add_argument("--jitter", type=float, default=0.0, help="seconds of jitter")
+    parser.add_argument("--reorder", type=float, default=0.0, help="reorder probability")
+    parser.add_argument("--corrupt", type=float, default=0.0, help="corruption probability")
     args = parser.parse_args()
 
-    r = transfer(args.bytes, args.payload, args.rate, args.delay, args.window)
+    config = LinkConfig(
+        rate_bps=args.rate,
+        delay=args.delay,
+        jitter=args.jitter,
+        reorder=args.reorder,
+        reorder_delay=0.0001,
+        corrupt=args.corrupt,
+    )
+    print(f"config         {config}")
+    r = transfer(args.bytes, args.payload, config, args.window)
     base = bare_heap(r.events)
     ideal = args.bytes * 8 / args.rate + 2 * args.delay
     print(f"carried        {r.bytes_delivered} bytes in {r.acks} packets (+{r.acks} acks)")
