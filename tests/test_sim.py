@@ -7,14 +7,18 @@ the configured probability is what the link actually applies.
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import math
 import struct
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import debugnet.sim
 from debugnet.errors import InvalidArgument, LocalProtocolError
 from debugnet.sim import (
     Link,
@@ -731,3 +735,69 @@ def test_nothing_arrives_before_send_time_plus_serialization_and_delay(
         if config.rate_bps is not None:
             floor += len(data) * 8 / config.rate_bps
         assert t >= floor - 1e-9
+
+
+@settings(max_examples=100, deadline=None)
+@given(configs, sends, windows, st.integers(0, 2**32))
+def test_same_inputs_same_deliveries(
+    config: LinkConfig,
+    plan: list[tuple[float, int]],
+    window: tuple[float, float] | None,
+    seed: int,
+) -> None:
+    runs: list[list[tuple[float, bytes]]] = [[], []]
+    for got in runs:
+        drive(config, plan, window, seed, lambda t, d, got=got: got.append((t, d)))  # type: ignore[misc]
+    assert runs[0] == runs[1]
+
+
+@settings(max_examples=100, deadline=None)
+@given(configs, sends, st.integers(0, 2**32))
+def test_without_reorder_deliveries_keep_send_order(
+    config: LinkConfig, plan: list[tuple[float, int]], seed: int
+) -> None:
+    config = dataclasses.replace(config, reorder=0.0, corrupt=0.0)
+    got: list[int] = []
+    drive(config, plan, None, seed, lambda _t, d: got.append(struct.unpack_from("!I", d)[0]))
+    assert got == sorted(got)
+
+
+# -- purity ------------------------------------------------------------------------
+
+SIM_DIR = Path(debugnet.sim.__file__).parent
+ALLOWED_IMPORTS = {
+    "__future__",
+    "bisect",
+    "collections",
+    "collections.abc",
+    "dataclasses",
+    "enum",
+    "heapq",
+    "itertools",
+    "math",
+    "random",
+    "typing",
+    "debugnet.errors",
+}
+
+
+@pytest.mark.parametrize("path", sorted(SIM_DIR.glob("*.py")), ids=lambda p: p.name)
+def test_sim_uses_no_io_clock_or_global_random(path: Path) -> None:
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""]
+            if node.module == "random":
+                assert [a.name for a in node.names] == ["Random"]
+        else:
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "random"
+            ):
+                assert node.attr == "Random", f"{path.name}:{node.lineno} global random"
+            continue
+        for name in names:
+            assert name in ALLOWED_IMPORTS or name.startswith("debugnet.sim"), name
