@@ -376,6 +376,17 @@ def test_config_change_applies_to_later_sends() -> None:
     assert link.stats.lost == 1
 
 
+def test_receiver_can_be_rebound_while_packets_are_in_flight() -> None:
+    sim, link, first = make_link(LinkConfig(delay=1.0))
+    second = Sink(sim)
+    link.send(payload(0))
+    link.deliver = second
+    assert link.deliver is second
+    sim.run()
+    assert first.got == []
+    assert second.indices == [0]
+
+
 def test_shorter_delay_after_change_does_not_overtake() -> None:
     sim, link, sink = make_link(LinkConfig(delay=1.0))
     link.send(payload(0))

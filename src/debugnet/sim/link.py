@@ -96,6 +96,15 @@ class Link:
         self._impaired = config.impaired
 
     @property
+    def deliver(self) -> Deliver:
+        return self._deliver
+
+    @deliver.setter
+    def deliver(self, deliver: Deliver) -> None:
+        """Rebind the receiver, e.g. once the endpoint that owns the link exists."""
+        self._deliver = deliver
+
+    @property
     def in_flight(self) -> int:
         """Packet copies scheduled to arrive and not yet arrived."""
         return self._in_flight

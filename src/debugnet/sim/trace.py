@@ -23,7 +23,7 @@ class TraceKind(IntEnum):
 
 
 class TraceHook(Protocol):
-    def __call__(self, time: float, link: str, kind: TraceKind, data: bytes) -> None: ...
+    def __call__(self, time: float, link: str, kind: TraceKind, data: bytes, /) -> None: ...
 
 
 TraceRecord = tuple[float, str, TraceKind, bytes]
