@@ -184,6 +184,7 @@ class SessionWorker:
                                 files.write(ev.offset, ev.data)
                             except StorageError as exc:
                                 self._storage_failed(exc)
+                                return
                         else:
                             self._on_event(ev, now)
                     for datagram in session.datagrams_to_send():

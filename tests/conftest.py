@@ -1,0 +1,3 @@
+from tests.serverutil import run_server
+
+__all__ = ["run_server"]

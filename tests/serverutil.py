@@ -1,0 +1,96 @@
+"""Running a real Server in-process on its own loopback address."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from debugnet.server.config import ServerConfig
+from debugnet.server.listener import Server
+from debugnet.wire.kdh import KernelDumpHeader
+from tests.netutil import free_loopback
+
+
+@dataclasses.dataclass
+class Running:
+    server: Server
+    ip: str
+    dumpdir: Path
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.thread.join(5)
+        self.server.shutdown()
+
+
+def start_server(dumpdir: Path, **overrides: object) -> Running:
+    dumpdir.mkdir(parents=True, exist_ok=True)
+    ip = free_loopback()
+    config = ServerConfig(dumpdir=dumpdir, bind=ip, resolve=False, linger=1.0)
+    config = dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
+    server = Server(config)
+    server.open()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return Running(server, ip, dumpdir, thread)
+
+
+@pytest.fixture
+def run_server(tmp_path: Path) -> Iterator[Callable[..., Running]]:
+    started: list[Running] = []
+
+    def make(dumpdir: Path | None = None, **overrides: object) -> Running:
+        running = start_server(dumpdir or tmp_path / "crash", **overrides)
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        running.stop()
+
+
+def kdh(length: int, **kw: object) -> bytes:
+    fields: dict[str, object] = {
+        "architecture": "amd64",
+        "hostname": "crashy",
+        "versionstring": "FreeBSD 15.0-CURRENT #0: test\n",
+        "panicstring": "test panic",
+        "dumplength": length,
+        "dumptime": 1_700_000_000,
+    }
+    fields.update(kw)
+    return KernelDumpHeader.build(**fields).emit()  # type: ignore[arg-type]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait for another process or thread to produce a file, not for a protocol timer."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
+
+
+def handler_script(tmp_path: Path) -> tuple[Path, Path]:
+    """A handler that records its arguments, one file per call, under ``out``."""
+    out = tmp_path / "handler-out"
+    out.mkdir()
+    script = tmp_path / "handler.sh"
+    script.write_text(f'#!/bin/sh\necho "$@" > {out}/call.$$\n')
+    script.chmod(0o755)
+    return script, out
+
+
+def handler_calls(out: Path) -> list[list[str]]:
+    return [p.read_text().split() for p in sorted(out.iterdir()) if p.stat().st_size]
+
+
+def file_mode(path: Path) -> int:
+    return os.stat(path).st_mode & 0o777
