@@ -141,8 +141,9 @@ class Server:
                 if worker.herald_again(herald, now):
                     self.counters["herald retransmissions"] += 1
                     return
-                log.warning("%s: new herald after data; ending the old dump as timed out", ip)
-                self.counters["restarts"] += 1
+                if worker.dump_open():
+                    log.warning("%s: new herald after data; ending the old dump as timed out", ip)
+                    self.counters["restarts"] += 1
                 worker.request_end()
             worker = SessionWorker(self, herald, ip, local)
             self._workers[ip] = worker

@@ -85,6 +85,11 @@ class SessionWorker:
         finally:
             self.lock.release()
 
+    def dump_open(self) -> bool:
+        """Whether the dump is still receiving (not finished, failed or timed out)."""
+        session = self.session
+        return session is not None and session.state is SessionState.OPEN
+
     def request_end(self) -> None:
         """End the dump as timed out at the worker's next look (shutdown, or a restart)."""
         self.end_requested = True
