@@ -119,5 +119,5 @@ def residue(data: BytesLike, start: int = 0, end: int | None = None) -> int:
     a non-zero big-endian field of any width contributes its value modulo 0xffff.
     The range must lie within ``data``.
     """
-    buf = _contiguous(data)
+    buf = data if type(data) is bytes else _contiguous(data)
     return _raw_sum(buf, start, len(buf) if end is None else end) % _MOD

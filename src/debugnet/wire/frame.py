@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from functools import lru_cache
 from ipaddress import IPv4Address
 from typing import Final
 
@@ -24,7 +25,7 @@ from debugnet.wire.checksum import residue
 from debugnet.wire.constants import ETHER_MIN_FRAME
 from debugnet.wire.ethernet import EtherType, check_mac, split_header
 from debugnet.wire.ipv4 import DEFAULT_TTL, VERSION_IHL, IpProto, Ipv4Flag, Ipv4Reject, check_addr
-from debugnet.wire.message import ACK, Ack, Message, MessageHeader
+from debugnet.wire.message import ACK, HEADER, Ack, Message, MessageHeader
 from debugnet.wire.udp import UdpReject
 
 _LINK: Final = "!6s6sH"
@@ -38,6 +39,13 @@ PAYLOAD_OFFSET: Final = UDP_OFFSET + udp.HEADER.size
 DATA_OFFSET: Final = PAYLOAD_OFFSET + MessageHeader.SIZE
 _UDP_AND_HEADER: Final = udp.HEADER.size + MessageHeader.SIZE
 _DF: Final = Ipv4Flag.DF << 13
+# Plain ints and structs bound once: the parse path reads them on every frame.
+_IPV4: Final = int(EtherType.IPV4)
+_UDP: Final = int(IpProto.UDP)
+_IP_HEADER: Final = ipv4.HEADER
+_UDP_HEADER: Final = udp.HEADER
+_IP_SIZE: Final = ipv4.HEADER.size
+_UDP_SIZE: Final = udp.HEADER.size
 _MOD: Final = 0xFFFF
 
 
@@ -184,20 +192,20 @@ def parse_frame(
 ) -> DebugnetFrame:
     """Check every layer (both checksums when ``verify``) and decode a debugnet frame."""
     dst_mac, src_mac, ethertype, end = split_header(data, has_fcs, check_fcs)
-    if ethertype != EtherType.IPV4:
+    if ethertype != _IPV4:
         raise WireError("ethernet.ethertype", ethertype, "not IPv4")
     available = end - IP_OFFSET
-    if available < ipv4.HEADER.size:
+    if available < _IP_SIZE:
         raise WireError("ipv4.length", available, Ipv4Reject.TOO_SHORT)
-    fields = ipv4.HEADER.unpack_from(data, IP_OFFSET)
+    fields = _IP_HEADER.unpack_from(data, IP_OFFSET)
     ipv4.check(fields, available, verify)
-    if fields[6] != IpProto.UDP:
+    if fields[6] != _UDP:
         raise WireError("ipv4.proto", fields[6], "not UDP")
-    seg_size = fields[2] - ipv4.HEADER.size
-    if seg_size < udp.HEADER.size:
-        raise WireError("udp.size", seg_size, UdpReject.TOO_SHORT)
-    sport, dport, ulen, ucheck = udp.HEADER.unpack_from(data, UDP_OFFSET)
-    udp.check_length(ulen, seg_size)
+    segment = fields[2] - _IP_SIZE
+    if segment < _UDP_SIZE:
+        raise WireError("udp.size", segment, UdpReject.TOO_SHORT)
+    sport, dport, ulen, ucheck = _UDP_HEADER.unpack_from(data, UDP_OFFSET)
+    udp.check_length(ulen, segment)
     src, dst = fields[8], fields[9]
     payload_end = UDP_OFFSET + ulen
     if verify and ucheck and not udp.segment_checksum_ok(data, UDP_OFFSET, payload_end, src, dst):
@@ -206,5 +214,23 @@ def parse_frame(
     if payload_end - PAYLOAD_OFFSET == Ack.SIZE:
         body = Ack(ACK.unpack_from(data, PAYLOAD_OFFSET)[0])
     else:
-        body = Message.parse(memoryview(data)[PAYLOAD_OFFSET:payload_end])
-    return DebugnetFrame(dst_mac, src_mac, IPv4Address(src), IPv4Address(dst), sport, dport, body)
+        body = _message(data, payload_end)
+    return DebugnetFrame(dst_mac, src_mac, _address(src), _address(dst), sport, dport, body)
+
+
+def _message(data: bytes | bytearray | memoryview, end: int) -> Message:
+    """``Message.parse`` of ``data[PAYLOAD_OFFSET:end]`` without slicing it twice."""
+    if end - PAYLOAD_OFFSET < MessageHeader.SIZE:
+        return Message.parse(data[PAYLOAD_OFFSET:end])  # raises the short-header error
+    header = MessageHeader(*HEADER.unpack_from(data, PAYLOAD_OFFSET))
+    if header.length != end - DATA_OFFSET:
+        raise WireError(
+            "message.mh_len", header.length, f"but {end - DATA_OFFSET} data bytes follow"
+        )
+    return Message(header, bytes(data[DATA_OFFSET:end]))
+
+
+@lru_cache(maxsize=1024)
+def _address(value: int) -> IPv4Address:
+    """Interned addresses: a flow's frames all carry the same two."""
+    return IPv4Address(value)

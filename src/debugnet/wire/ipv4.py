@@ -21,6 +21,8 @@ VERSION_IHL: Final = 0x45
 DEFAULT_TTL: Final = 255
 _FLAGS_SHIFT: Final = 13
 _OFFSET_MASK: Final = 0x1FFF
+_FRAGMENT_BITS: Final = (1 << _FLAGS_SHIFT) | _OFFSET_MASK
+"""MF and the fragment offset: set in every fragment of a fragmented packet."""
 _MOD: Final = 0xFFFF
 
 
@@ -57,33 +59,31 @@ def check_addr(field: str, addr: object) -> None:
         raise WireError(field, addr, "an IPv4 address must be an ipaddress.IPv4Address")
 
 
-def header_residue(fields: tuple[int, ...]) -> int:
-    """The header's word sum modulo 0xffff from its unpacked ``HEADER`` fields."""
-    vihl, tos, total, ident, frag, ttl, proto, cksum, src, dst = fields
-    return (
-        (vihl << 8) + tos + total + ident + frag + (ttl << 8) + proto + cksum + src + dst
-    ) % _MOD
-
-
 def check(fields: tuple[int, ...], available: int, verify_checksum: bool = True) -> None:
     """Apply the §4 checks to unpacked ``HEADER`` fields of a packet of ``available`` bytes."""
-    vihl, total, frag = fields[0], fields[2], fields[4]
+    vihl, tos, total, ident, frag, ttl, proto, cksum, src, dst = fields
+    if vihl != VERSION_IHL:
+        _refuse_shape(vihl)
+    # A version-4 header is never all zero, so a correct sum is 0xffff, i.e. 0 mod 0xffff;
+    # and each big-endian field contributes its own value modulo 0xffff.
+    words = (vihl << 8) + tos + total + ident + frag + (ttl << 8) + proto + cksum + src + dst
+    if verify_checksum and words % _MOD:
+        raise WireError("ipv4.checksum", cksum, Ipv4Reject.BAD_CHECKSUM)
+    if total < IPV4_HEADER_SIZE:
+        raise WireError("ipv4.total_length", total, Ipv4Reject.LENGTH_SHORT)
+    if total > available:
+        raise WireError("ipv4.total_length", total, Ipv4Reject.LENGTH_LONG)
+    if frag & _FRAGMENT_BITS:
+        raise WireError("ipv4.fragment", frag, Ipv4Reject.FRAGMENT)
+
+
+def _refuse_shape(vihl: int) -> None:
     if vihl >> 4 != 4:
         raise WireError("ipv4.version", vihl >> 4, Ipv4Reject.BAD_VERSION)
     ihl = vihl & 0xF
     if ihl < 5:
         raise WireError("ipv4.ihl", ihl, Ipv4Reject.BAD_IHL)
-    if ihl > 5:
-        raise WireError("ipv4.ihl", ihl, Ipv4Reject.OPTIONS)
-    # A header with version 4 is never all zero, so a correct sum is 0xffff, i.e. 0 mod 0xffff.
-    if verify_checksum and header_residue(fields) != 0:
-        raise WireError("ipv4.checksum", fields[7], Ipv4Reject.BAD_CHECKSUM)
-    if total < IPV4_HEADER_SIZE:
-        raise WireError("ipv4.total_length", total, Ipv4Reject.LENGTH_SHORT)
-    if total > available:
-        raise WireError("ipv4.total_length", total, Ipv4Reject.LENGTH_LONG)
-    if frag & ((Ipv4Flag.MF << _FLAGS_SHIFT) | _OFFSET_MASK):
-        raise WireError("ipv4.fragment", frag, Ipv4Reject.FRAGMENT)
+    raise WireError("ipv4.ihl", ihl, Ipv4Reject.OPTIONS)
 
 
 def header_checksum(fields_sum: int) -> int:
