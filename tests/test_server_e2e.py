@@ -285,3 +285,18 @@ def test_jumbo_datagrams(run_server) -> None:
         c.herald()
         c.dump(data, kdh(len(data)))
     assert (srv.dumpdir / f"vmcore.{ip}.0").read_bytes() == data
+
+
+@pytest.mark.parametrize("batch", [True, False])
+def test_both_io_paths_through_a_lossy_relay(run_server, batch: bool) -> None:
+    srv = run_server(batch=batch)
+    relay_ip = free_loopback((20023, 20024))
+    client_ip = free_loopback((20024,), avoid={relay_ip})
+    data = payload(200_000, 11)
+    with (
+        Relay(relay_ip, client_ip, srv.ip, loss=0.03, duplicate=0.03, seed=5),
+        DumpClient(client_ip, relay_ip, rto=0.02, retries=200) as c,
+    ):
+        c.herald()
+        c.dump(data, kdh(len(data)))
+    assert (srv.dumpdir / f"vmcore.{relay_ip}.0").read_bytes() == data

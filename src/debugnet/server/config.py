@@ -31,3 +31,5 @@ class ServerConfig:
     max_dumps: int = MAX_DUMPS
     progress_interval: float = 5.0
     max_datagram: int = 65535
+    batch: bool = True
+    """Use recvmmsg/sendmmsg where available (Linux)."""

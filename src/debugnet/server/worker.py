@@ -13,9 +13,11 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from debugnet.errors import WireError
+from debugnet.server import mmsg
 from debugnet.server.storage import DumpFiles, DumpLimitReached, StorageError
 from debugnet.transport.events import (
     DataReceived,
@@ -63,6 +65,7 @@ class SessionWorker:
         self.end_requested = False
         self.outcome = "starting"
         self.sock: socket.socket | None = None
+        self._closers: list[Callable[[], None]] = []
         self.thread = threading.Thread(target=self._main, name=f"dump-{client_ip}", daemon=True)
 
     def start(self) -> None:
@@ -104,6 +107,8 @@ class SessionWorker:
             log.exception("%s: session failed unexpectedly", self.client_ip)
             self._abort("error")
         finally:
+            for close in self._closers:
+                close()
             if self.sock is not None:
                 self.sock.close()
             if self.files is not None:
@@ -161,29 +166,47 @@ class SessionWorker:
         )
         return sock
 
-    def _loop(self) -> None:
-        assert self.sock is not None and self.session is not None and self.files is not None
-        session, files, lock = self.session, self.files, self.lock
+    def _io(self) -> tuple[Callable[[], list[memoryview]], Callable[[list[bytes]], object]]:
+        """Batched recvmmsg/sendmmsg where the platform has them, else a packet at a time."""
+        assert self.sock is not None
+        sock = self.sock
+        if self.config.batch and mmsg.available():
+            rx = mmsg.BatchReceiver(sock.fileno(), slot_size=self.config.max_datagram)
+            tx = mmsg.BatchSender(sock.fileno())
+            self._closers.append(rx.close)
+            return rx.receive, tx.send
         buf = bytearray(self.config.max_datagram)
         view = memoryview(buf)
-        recv_into, monotonic = self.sock.recv_into, time.monotonic
-        send = self.sock.send
+        recv_into = sock.recv_into
+
+        def receive() -> list[memoryview]:
+            return [view[: recv_into(buf)]]
+
+        return receive, self._send
+
+    def _loop(self) -> None:
+        assert self.session is not None and self.files is not None
+        session, files, lock = self.session, self.files, self.lock
+        receive, transmit = self._io()
+        monotonic = time.monotonic
         next_look = monotonic() + _POLL
         self._progress_t = monotonic()
         self._progress_at = self._progress_t + self.config.progress_interval
         self._progress_bytes = 0
         while True:
             try:
-                n = recv_into(buf)
+                views: list[memoryview] | None = receive()
             except (BlockingIOError, TimeoutError):
-                n = -1
+                views = None
             except ConnectionRefusedError:
                 continue  # an ICMP error for an earlier ack; the client is not listening yet
             now = monotonic()
-            if n >= 0:
+            if views:
                 with lock:
-                    ev = session.receive_datagram(view[:n], now)
-                    if ev is not None:
+                    for datagram in views:
+                        ev = session.receive_datagram(datagram, now)
+                        if ev is None:
+                            continue
                         if ev.__class__ is DataReceived:
                             try:
                                 files.write(ev.offset, ev.data)
@@ -192,12 +215,10 @@ class SessionWorker:
                                 return
                         else:
                             self._on_event(ev, now)
-                    for datagram in session.datagrams_to_send():
-                        try:
-                            send(datagram)
-                        except OSError as exc:
-                            log.debug("%s: ack not sent: %s", self.client_ip, exc)
-            if n < 0 or now >= next_look:
+                    acks = session.datagrams_to_send()
+                    if acks:
+                        transmit(acks)
+            if views is None or now >= next_look:
                 next_look = now + _POLL
                 if self._look(now):
                     return
