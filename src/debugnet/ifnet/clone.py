@@ -36,7 +36,7 @@ def split_name(name: str) -> tuple[str, int]:
     if len(name) >= IFNAMSIZ:
         raise InvalidArgument(f"interface name {name!r} too long")
     i = 0
-    while i < len(name) and not name[i].isdigit():
+    while i < len(name) and name[i] not in "0123456789":
         i += 1
     if i == 0 or i == len(name):
         raise InvalidArgument(f"{name!r}: no driver name or no unit number")

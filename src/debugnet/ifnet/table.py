@@ -41,6 +41,7 @@ class IfTable:
 
     def __init__(self, *, now: float = 0.0) -> None:
         self._byindex: dict[int, Ifnet] = {}
+        self._byname: dict[str, Ifnet] = {}
         self._list: list[Ifnet] = []
         self._next_index = 1
         self._next_gen = 0
@@ -83,6 +84,7 @@ class IfTable:
         ifp._set_link_ifa()
         ifp._emit = self.listeners.emit
         self._byindex[index] = ifp
+        self._byname[ifp.name] = ifp
         self._list.append(ifp)
         self.listeners.emit(IfNotice(IfEvent.ATTACH, ifp))
         return ifp
@@ -98,17 +100,18 @@ class IfTable:
         ops = ifp.ops
         ifp.deactivate()
         del self._byindex[ifp.index]
+        del self._byname[ifp.name]
         self._list.remove(ifp)
         if ifp.refcnt:
             log.debug("%s: detached with %d references held", ifp.name, ifp.refcnt)
         if ifp.flags & IfFlags.RUNNING:
             ops.stop(ifp, True)
+        ifp.snd.purge(count_drops=True)
+        ifp.rcv.purge(count_drops=True)
         ifp.if_down(now)
         ifp.flags &= ~IfFlags.RUNNING
         ifp.purge_addrs()
         ifp._link_ifa = None
-        ifp.snd.purge(count_drops=True)
-        ifp.rcv.purge(count_drops=True)
         ifp.link_queue.clear()
         ifp.timer = 0
         self.listeners.emit(IfNotice(IfEvent.DETACH, ifp))
@@ -130,10 +133,7 @@ class IfTable:
         """ifunit: by name; a name of only digits is an index."""
         if name.isdigit():
             return self._byindex.get(int(name))
-        for ifp in self._list:
-            if ifp.name == name:
-                return ifp
-        return None
+        return self._byname.get(name)
 
     def get(self, name: str) -> Ifnet | None:
         """if_get: like ``unit`` but takes a reference the caller must ``put``."""

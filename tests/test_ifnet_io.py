@@ -1,0 +1,115 @@
+import pytest
+
+from debugnet.errors import NoBuffers, NoDevice
+from debugnet.ifnet import IfFlags, IfOps, IfQueue, IfTable, TapDirection
+from tests.test_ifnet_support import FakeDriver, make_ether, up
+
+FRAME = bytes.fromhex("020000000002020000000001" + "0800") + bytes(46)
+
+
+def test_queue_is_bounded_and_counts_drops() -> None:
+    q = IfQueue(2)
+    assert q.enqueue(b"a") and q.enqueue(b"b") and q.full
+    assert not q.enqueue(b"c")
+    assert q.drops == 1 and len(q) == 2
+    assert q.dequeue() == b"a"
+    assert q.purge() == 1 and q.drops == 1
+    q.enqueue(b"x")
+    assert q.purge(count_drops=True) == 1 and q.drops == 2
+    assert q.dequeue() is None
+    with pytest.raises(ValueError):
+        IfQueue(-1)
+
+
+def test_transmit_starts_the_driver_and_counts() -> None:
+    table = IfTable()
+    ifp, drv = make_ether()
+    table.attach(ifp)
+    up(ifp)
+    ifp.transmit(FRAME)
+    assert drv.sent == [FRAME]
+    assert (ifp.stats.opackets, ifp.stats.obytes, ifp.stats.omcasts) == (1, len(FRAME), 0)
+
+
+def test_full_send_queue_drops_and_counts() -> None:
+    table = IfTable()
+    ifp, drv = make_ether(snd_maxlen=2)
+    table.attach(ifp)
+    up(ifp)
+    ifp.flags |= IfFlags.OACTIVE  # the driver is busy: frames wait
+    ifp.transmit(FRAME)
+    ifp.transmit(FRAME)
+    with pytest.raises(NoBuffers):
+        ifp.transmit(FRAME)
+    assert ifp.stats.oqdrops == 1 and ifp.snd.drops == 1 and drv.sent == []
+    ifp.flags &= ~IfFlags.OACTIVE
+    ifp.ops.start(ifp)
+    assert len(drv.sent) == 2
+
+
+def test_oversized_frame_is_refused() -> None:
+    table = IfTable()
+    ifp, _ = make_ether()
+    table.attach(ifp)
+    up(ifp)
+    ifp.transmit(bytes(1514))
+    with pytest.raises(NoBuffers):
+        ifp.transmit(bytes(1515))
+
+
+def test_output_errors_are_counted_not_raised() -> None:
+    def broken(ifp: object, frame: bytes) -> None:
+        raise OSError(105, "No buffer space available")
+
+    table = IfTable()
+    ifp, _ = make_ether()
+    ifp.ops = IfOps(output=broken)
+    table.attach(ifp)
+    up(ifp)
+    ifp.transmit(FRAME)
+    assert ifp.stats.oerrors == 1 and ifp.stats.opackets == 0
+
+
+def test_input_queues_for_the_stack_with_drops() -> None:
+    table = IfTable()
+    ifp, _ = make_ether(rcv_maxlen=1)
+    table.attach(ifp)
+    assert ifp.input(b"\xff" * 60)
+    assert not ifp.input(FRAME)
+    assert ifp.stats.ipackets == 2 and ifp.stats.imcasts == 1 and ifp.stats.iqdrops == 1
+    assert ifp.dequeue_input() == b"\xff" * 60
+    assert ifp.dequeue_input() is None
+
+
+def test_input_hook_diverts_frames() -> None:
+    table = IfTable()
+    ifp, _ = make_ether()
+    table.attach(ifp)
+    got: list[bytes] = []
+    ifp.input_hook = lambda _ifp, frame: got.append(frame)
+    ifp.input(FRAME)
+    assert got == [FRAME] and len(ifp.rcv) == 0
+
+
+def test_taps_see_every_frame_in_and_out() -> None:
+    table = IfTable()
+    ifp, _ = make_ether()
+    table.attach(ifp)
+    up(ifp)
+    seen: list[tuple[TapDirection, bytes]] = []
+    ifp.taps.append(lambda d, f: seen.append((d, f)))
+    ifp.transmit(FRAME)
+    ifp.input(FRAME[::-1])
+    assert seen == [(TapDirection.OUT, FRAME), (TapDirection.IN, FRAME[::-1])]
+
+
+def test_detached_interface_drops_input_and_refuses_output() -> None:
+    table = IfTable()
+    ifp, drv = make_ether()
+    table.attach(ifp)
+    up(ifp)
+    table.detach(ifp)
+    assert ifp.input(FRAME) is False and ifp.stats.ipackets == 0
+    with pytest.raises(NoDevice):
+        ifp.transmit(FRAME)
+    assert drv.sent == [] and FakeDriver().sent == []
