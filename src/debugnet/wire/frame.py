@@ -22,7 +22,7 @@ from typing import Final
 from debugnet.errors import WireError
 from debugnet.wire import ipv4, udp
 from debugnet.wire.checksum import residue
-from debugnet.wire.constants import ETHER_MIN_FRAME
+from debugnet.wire.constants import ETHER_HEADER_SIZE, ETHER_MIN_FRAME
 from debugnet.wire.ethernet import EtherType, check_mac, split_header
 from debugnet.wire.ipv4 import DEFAULT_TTL, VERSION_IHL, IpProto, Ipv4Flag, Ipv4Reject, check_addr
 from debugnet.wire.message import ACK, HEADER, Ack, Message, MessageHeader
@@ -33,20 +33,19 @@ _NET: Final = "BBHHHBBHIIHHHH"
 MESSAGE_FRAME: Final = struct.Struct(_LINK + _NET + "IIQII")
 """Ethernet, IPv4, UDP and debugnet message headers: 66 bytes."""
 ACK_FRAME: Final = struct.Struct(_LINK + _NET + "I")
-IP_OFFSET: Final = 14
-UDP_OFFSET: Final = IP_OFFSET + ipv4.HEADER.size
-PAYLOAD_OFFSET: Final = UDP_OFFSET + udp.HEADER.size
-DATA_OFFSET: Final = PAYLOAD_OFFSET + MessageHeader.SIZE
-_UDP_AND_HEADER: Final = udp.HEADER.size + MessageHeader.SIZE
-_DF: Final = Ipv4Flag.DF << 13
-# Plain ints and structs bound once: the parse path reads them on every frame.
+# Plain ints and structs bound once: the hot paths read them on every frame.
 _IPV4: Final = int(EtherType.IPV4)
 _UDP: Final = int(IpProto.UDP)
+_DF: Final = Ipv4Flag.DF << 13
 _IP_HEADER: Final = ipv4.HEADER
 _UDP_HEADER: Final = udp.HEADER
 _IP_SIZE: Final = ipv4.HEADER.size
 _UDP_SIZE: Final = udp.HEADER.size
-_MOD: Final = 0xFFFF
+_UDP_AND_HEADER: Final = _UDP_SIZE + MessageHeader.SIZE
+IP_OFFSET: Final = ETHER_HEADER_SIZE
+UDP_OFFSET: Final = IP_OFFSET + _IP_SIZE
+PAYLOAD_OFFSET: Final = UDP_OFFSET + _UDP_SIZE
+DATA_OFFSET: Final = PAYLOAD_OFFSET + MessageHeader.SIZE
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +60,8 @@ class FrameTemplate:
     dport: int
     _ip_words: int = field(init=False, repr=False, compare=False)
     _udp_words: int = field(init=False, repr=False, compare=False)
+    _src: int = field(init=False, repr=False, compare=False)
+    _dst: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_mac("frame.src_mac", self.src_mac)
@@ -70,11 +71,12 @@ class FrameTemplate:
         for name, port in (("frame.sport", self.sport), ("frame.dport", self.dport)):
             if not 0 <= port <= 0xFFFF:
                 raise WireError(name, port, "not a 16-bit port")
-        addrs = int(self.src_ip) + int(self.dst_ip)
-        ip_words = (VERSION_IHL << 8) + _DF + (DEFAULT_TTL << 8) + IpProto.UDP + addrs
-        object.__setattr__(self, "_ip_words", ip_words)
-        udp_words = udp.pseudo_header_sum(int(self.src_ip), int(self.dst_ip), 0)
-        object.__setattr__(self, "_udp_words", udp_words + self.sport + self.dport)
+        src, dst = int(self.src_ip), int(self.dst_ip)
+        ip_words = (VERSION_IHL << 8) + _DF + (DEFAULT_TTL << 8) + _UDP + src + dst
+        udp_words = udp.pseudo_header_sum(src, dst, 0) + self.sport + self.dport
+        derived = {"_ip_words": ip_words, "_udp_words": udp_words, "_src": src, "_dst": dst}
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
 
     def reversed(self) -> FrameTemplate:
         """The template for answering this flow's peer."""
@@ -88,35 +90,11 @@ class FrameTemplate:
         """A frame carrying one debugnet message (padded to 60 bytes if short)."""
         size = len(data)
         ulen = _UDP_AND_HEADER + size
-        total = ipv4.HEADER.size + ulen
-        ucheck = udp.checksum_field(
-            self._udp_words + 2 * ulen + type + seqno + offset + size + aux2 + residue(data)
-        )
+        words = self._udp_words + 2 * ulen + type + seqno + offset + size + aux2 + residue(data)
         try:
             frame = (
                 MESSAGE_FRAME.pack(
-                    self.dst_mac,
-                    self.src_mac,
-                    EtherType.IPV4,
-                    VERSION_IHL,
-                    0,
-                    total,
-                    0,
-                    _DF,
-                    DEFAULT_TTL,
-                    IpProto.UDP,
-                    ipv4.header_checksum(self._ip_words + total),
-                    int(self.src_ip),
-                    int(self.dst_ip),
-                    self.sport,
-                    self.dport,
-                    ulen,
-                    ucheck,
-                    type,
-                    seqno,
-                    offset,
-                    size,
-                    aux2,
+                    *self._headers(ulen, udp.checksum_field(words)), type, seqno, offset, size, aux2
                 )
                 + data
             )
@@ -130,32 +108,36 @@ class FrameTemplate:
 
     def ack(self, seqno: int) -> bytes:
         """A frame carrying an ack, padded to the 60-byte minimum."""
-        ulen = udp.HEADER.size + ACK.size
-        total = ipv4.HEADER.size + ulen
+        ulen = _UDP_SIZE + ACK.size
+        ucheck = udp.checksum_field(self._udp_words + 2 * ulen + seqno)
         try:
-            frame = ACK_FRAME.pack(
-                self.dst_mac,
-                self.src_mac,
-                EtherType.IPV4,
-                VERSION_IHL,
-                0,
-                total,
-                0,
-                _DF,
-                DEFAULT_TTL,
-                IpProto.UDP,
-                ipv4.header_checksum(self._ip_words + total),
-                int(self.src_ip),
-                int(self.dst_ip),
-                self.sport,
-                self.dport,
-                ulen,
-                udp.checksum_field(self._udp_words + 2 * ulen + seqno),
-                seqno,
-            )
+            frame = ACK_FRAME.pack(*self._headers(ulen, ucheck), seqno)
         except struct.error as exc:
             raise WireError("ack.seqno", seqno, f"out of range: {exc}") from None
         return frame + bytes(ETHER_MIN_FRAME - len(frame))
+
+    def _headers(self, ulen: int, ucheck: int) -> tuple[bytes | int, ...]:
+        """Field values of the Ethernet, IPv4 and UDP headers, in ``_LINK + _NET`` order."""
+        total = _IP_SIZE + ulen
+        return (
+            self.dst_mac,
+            self.src_mac,
+            _IPV4,
+            VERSION_IHL,
+            0,
+            total,
+            0,
+            _DF,
+            DEFAULT_TTL,
+            _UDP,
+            ipv4.header_checksum(self._ip_words + total),
+            self._src,
+            self._dst,
+            self.sport,
+            self.dport,
+            ulen,
+            ucheck,
+        )
 
 
 def build_data_frame(template: FrameTemplate, header: MessageHeader, data: bytes) -> bytes:
