@@ -24,7 +24,7 @@ class DataReceived(ServerEvent):
     """
 
     offset: int
-    data: bytes | memoryview
+    data: bytes | bytearray | memoryview
 
 
 @dataclass(frozen=True, slots=True)

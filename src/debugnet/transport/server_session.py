@@ -29,6 +29,8 @@ from debugnet.wire.message import ACK, HEADER, MessageHeader, MsgType
 
 log = logging.getLogger(__name__)
 
+_pack_ack = ACK.pack
+
 _HDR = MessageHeader.SIZE
 _DATA, _KDH, _KEY, _FINISHED, _HERALD = (
     int(MsgType.DATA),
@@ -113,7 +115,7 @@ class ServerSession:
         self.last_heard = now
         self._finished_seqno: int | None = None
         self._closed_at = 0.0
-        self._acks: list[bytes] = [ACK.pack(herald.seqno)]
+        self._acks: list[bytes] = [_pack_ack(herald.seqno)]
         self._events: list[ServerEvent] = []
 
     # -- input ---------------------------------------------------------------
@@ -141,14 +143,16 @@ class ServerSession:
             else:
                 self._drop(f"after {state.value}", mtype)
             return None
-        if mtype == _DATA:
-            self._heard(now)
-            self._ack(seqno)
+        if mtype == _DATA:  # the hot path: inlined on purpose
+            self.last_heard = now
+            self._acks.append(_pack_ack(seqno))
             self.any_data = True
-            self.stats.data_packets += 1
-            self.stats.data_bytes += length
+            stats = self.stats
+            stats.packets += 1
+            stats.data_packets += 1
+            stats.data_bytes += length
             self.ranges.add(offset, offset + length)
-            return DataReceived(offset, memoryview(payload)[_HDR:])
+            return DataReceived(offset, payload[_HDR:])
         if mtype == _KDH:
             self._heard(now)
             self._ack(seqno)
@@ -248,7 +252,7 @@ class ServerSession:
         self.last_heard = now
 
     def _ack(self, seqno: int) -> None:
-        self._acks.append(ACK.pack(seqno))
+        self._acks.append(_pack_ack(seqno))
 
     def _drop(self, reason: str, value: int) -> None:
         self.stats.drop(reason)
