@@ -117,7 +117,7 @@ class DumpFiles:
 
     # -- data ----------------------------------------------------------------
 
-    def write(self, offset: int, data: bytes | memoryview) -> None:
+    def write(self, offset: int, data: bytes | bytearray | memoryview) -> None:
         n = len(data)
         fill = self._fill
         if offset != self._start + fill or fill + n > len(self._buf):
@@ -136,7 +136,7 @@ class DumpFiles:
             self._pwrite(self._view[:fill], self._start)
             self._start += fill
 
-    def _pwrite(self, data: bytes | memoryview, offset: int) -> None:
+    def _pwrite(self, data: bytes | bytearray | memoryview, offset: int) -> None:
         view = memoryview(data)
         pos = 0
         while pos < len(view):
