@@ -49,9 +49,10 @@ def test_allocate_index_hint_scan_and_limit(tmp_path: Path) -> None:
     (tmp_path / "info.h.0").write_text("")
     (tmp_path / "info.h.1").write_text("")
     assert allocate_index(tmp_path, "h", 4) == 2  # hint 1 is taken: lowest free
-    (tmp_path / "vmcore_encrypted.h.0.zst").write_text("")
+    (tmp_path / "vmcore_encrypted.h.2.zst").write_text("")  # any variant takes an index
     (tmp_path / "bounds.h").write_text("junk")
     assert allocate_index(tmp_path, "h", 4) == 3
+    (tmp_path / "key.h.3").write_text("")
     with pytest.raises(DumpLimitReached):
         allocate_index(tmp_path, "h", 4)
 
