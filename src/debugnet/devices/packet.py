@@ -1,0 +1,180 @@
+"""Raw Ethernet frames on a real Linux interface through an AF_PACKET socket.
+
+Polled and non-blocking: the caller (or debugnet) asks for up to N frames.
+Frames the host itself sends, ours included, are not looped back into our
+input: the socket ignores outgoing packets where the kernel supports it, and
+each frame's packet type is checked anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+from dataclasses import dataclass
+
+from debugnet.errors import NoDevice
+from debugnet.ifnet import (
+    DebugnetEvent,
+    DebugnetMethods,
+    IfFlags,
+    Ifnet,
+    IfOps,
+    IfStats,
+    IfTable,
+    IoctlCmd,
+)
+from debugnet.ifnet.ops import accept_ioctl
+
+from .hostimport import read_host_interface, to_ifnet
+from .ring import cluster_size
+
+log = logging.getLogger(__name__)
+
+ETH_P_ALL = 0x0003
+SOL_PACKET = 263
+PACKET_ADD_MEMBERSHIP = 1
+PACKET_DROP_MEMBERSHIP = 2
+PACKET_MR_PROMISC = 1
+PACKET_OUTGOING = 4
+PACKET_IGNORE_OUTGOING = 23
+RCVBUF = 4 << 20
+SNDBUF = 4 << 20
+
+
+@dataclass(eq=False)
+class PacketSoftc:
+    host_name: str
+    host_index: int
+    sock: socket.socket | None = None
+    promisc: bool = False
+    diverted: bool = False
+
+    def fileno(self) -> int:
+        return self.sock.fileno() if self.sock is not None else -1
+
+
+def _open(sc: PacketSoftc) -> socket.socket:
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    try:
+        sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+    except OSError:
+        log.debug("PACKET_IGNORE_OUTGOING unsupported; filtering by packet type")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SNDBUF)
+    sock.bind((sc.host_name, ETH_P_ALL))
+    sock.setblocking(False)
+    return sock
+
+
+def _set_promisc(sc: PacketSoftc, on: bool) -> None:
+    if sc.sock is None or sc.promisc == on:
+        sc.promisc = on
+        return
+    mreq = struct.pack("iHH8s", sc.host_index, PACKET_MR_PROMISC, 0, b"")
+    opt = PACKET_ADD_MEMBERSHIP if on else PACKET_DROP_MEMBERSHIP
+    sc.sock.setsockopt(SOL_PACKET, opt, mreq)
+    sc.promisc = on
+
+
+def _sock(ifp: Ifnet) -> socket.socket:
+    sock: socket.socket | None = ifp.softc.sock
+    if sock is None:
+        raise NoDevice(f"{ifp.name}: packet socket closed")
+    return sock
+
+
+def _output(ifp: Ifnet, frame: bytes) -> None:
+    _sock(ifp).send(frame)
+
+
+def _poll(ifp: Ifnet, count: int) -> int:
+    """Read up to ``count`` frames the wire brought, into ``ifp.input``."""
+    sock = ifp.softc.sock
+    if sock is None:
+        return 0
+    recvfrom = sock.recvfrom
+    n = 0
+    while n < count:
+        try:
+            frame, addr = recvfrom(65536)
+        except BlockingIOError:
+            break
+        if addr[2] == PACKET_OUTGOING:
+            continue
+        ifp.input(frame)
+        n += 1
+    return n
+
+
+def _init(ifp: Ifnet) -> None:
+    sc: PacketSoftc = ifp.softc
+    if sc.sock is None:
+        sc.sock = _open(sc)
+    _set_promisc(sc, bool(ifp.flags & IfFlags.PROMISC))
+
+
+def _stop(ifp: Ifnet, disable: bool) -> None:
+    sc: PacketSoftc = ifp.softc
+    if disable and sc.sock is not None:
+        sc.sock.close()
+        sc.sock = None
+
+
+def _ioctl(ifp: Ifnet, cmd: int, arg: object) -> None:
+    if cmd == IoctlCmd.SIOCSIFFLAGS and isinstance(arg, int):
+        _set_promisc(ifp.softc, bool(arg & IfFlags.PROMISC))
+    accept_ioctl(ifp, cmd, arg)
+
+
+def _dn_init(ifp: Ifnet) -> tuple[int, int, int]:
+    return 1, RCVBUF // 2048, cluster_size(ifp.mtu)
+
+
+def _dn_event(ifp: Ifnet, event: DebugnetEvent) -> None:
+    ifp.softc.diverted = event == DebugnetEvent.START
+
+
+PACKET_OPS = IfOps(
+    output=_output,
+    ioctl=_ioctl,
+    init=_init,
+    stop=_stop,
+    debugnet=DebugnetMethods(init=_dn_init, event=_dn_event, transmit=_output, poll=_poll),
+)
+
+
+def attach_packet(table: IfTable, host_name: str, *, name: str | None = None) -> Ifnet:
+    """An interface sending and receiving raw frames on host interface ``host_name``.
+
+    MAC, MTU, flags and link state come from the host; the link state is
+    queued (drain the table to deliver it). Needs CAP_NET_RAW.
+    """
+    host = read_host_interface(host_name)
+    ifp = to_ifnet(host, PACKET_OPS)
+    if name is not None:
+        ifp.name = name
+    ifp.max_mtu = host.mtu
+    ifp.softc = PacketSoftc(host_name, host.index)
+    ifp.stats = IfStats()  # our own counters, not the host's
+    table.attach(ifp)
+    if ifp.flags & IfFlags.UP:
+        _init(ifp)
+        ifp.flags |= IfFlags.RUNNING
+    ifp.link_state_change(host.link_state)
+    return ifp
+
+
+def poll(ifp: Ifnet, count: int = 64) -> int:
+    """Receive up to ``count`` frames (the non-debugnet path: same socket, same filter)."""
+    return _poll(ifp, count)
+
+
+def refresh_link_state(ifp: Ifnet) -> bool:
+    """Re-read the host's link state and queue it; False if unchanged since last queued."""
+    host = read_host_interface(ifp.softc.host_name, ifp.softc.host_index, addrs={})
+    return ifp.link_state_change(host.link_state)
+
+
+def close(ifp: Ifnet) -> None:
+    _stop(ifp, True)
