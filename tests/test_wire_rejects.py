@@ -226,3 +226,29 @@ def test_frame_message_length_must_match() -> None:
     with pytest.raises(WireError) as info:
         parse_frame(patched, verify=False)
     assert info.value.field == "message.mh_len"
+
+
+# Emitting values that do not fit their fields
+
+
+@pytest.mark.parametrize(
+    "emit",
+    [
+        lambda: EthernetFrame(MAC_B, MAC_A, 0x10000).emit(),
+        lambda: ArpPacket(0x10000, MAC_A, A, MAC_B, B).emit(),
+        lambda: Ipv4Packet(A, B, 256).emit(),
+        lambda: Ipv4Packet(A, B, 17, flags=8).emit(),
+        lambda: Ipv4Packet(A, B, 17, bytes(0x10000)).emit(),
+        lambda: UdpDatagram(0x10000, 1).emit(A, B),
+        lambda: UdpDatagram(1, 1, bytes(0x10000)).emit(A, B),
+        lambda: TEMPLATE.message(MsgType.DATA, 2**32, b""),
+        lambda: TEMPLATE.message(MsgType.DATA, 1, bytes(0x10000)),
+        lambda: TEMPLATE.ack(-1),
+        lambda: EthernetFrame(MAC_A[:5], MAC_B, 0x0800),
+        lambda: ArpPacket.request(MAC_A, "192.0.2.1", B),  # type: ignore[arg-type]
+        lambda: FrameTemplate(MAC_A, MAC_B, A, B, 70000, 1),
+    ],
+)
+def test_emit_refuses_values_that_do_not_fit(emit: object) -> None:
+    with pytest.raises(WireError):
+        emit()  # type: ignore[operator]

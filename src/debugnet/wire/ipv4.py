@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag, StrEnum
 from ipaddress import IPv4Address
-from typing import ClassVar, Final, Self
+from typing import ClassVar, Final, NoReturn, Self
 
 from debugnet.errors import WireError
 from debugnet.wire.constants import IPV4_HEADER_SIZE
@@ -77,7 +77,7 @@ def check(fields: tuple[int, ...], available: int, verify_checksum: bool = True)
         raise WireError("ipv4.fragment", frag, Ipv4Reject.FRAGMENT)
 
 
-def _refuse_shape(vihl: int) -> None:
+def _refuse_shape(vihl: int) -> NoReturn:
     if vihl >> 4 != 4:
         raise WireError("ipv4.version", vihl >> 4, Ipv4Reject.BAD_VERSION)
     ihl = vihl & 0xF
@@ -159,5 +159,6 @@ class Ipv4Packet:
                 dst,
             )
         except struct.error as exc:
-            raise WireError("ipv4", self, f"field out of range: {exc}") from None
+            fields = (self.proto, self.ttl, self.tos, self.ident, total)
+            raise WireError("ipv4", fields, f"field out of range: {exc}") from None
         return header + self.payload
