@@ -62,6 +62,7 @@ def make_namespace(tag: str) -> str:
 
 
 def configure_inside(ns: str, ifname: str) -> bytes:
+    in_ns(ns, "sysctl", "-qw", f"net.ipv6.conf.{ifname}.disable_ipv6=1")
     ip("-n", ns, "addr", "add", f"{HOST_IP}/24", "dev", ifname)
     ip("-n", ns, "link", "set", ifname, "up")
     out = ip("-n", ns, "-o", "link", "show", ifname).stdout
