@@ -4,6 +4,8 @@ import struct
 from ipaddress import IPv4Address
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from debugnet.errors import WireError
 from debugnet.wire.arp import ArpPacket, ArpReject
@@ -252,3 +254,45 @@ def test_frame_message_length_must_match() -> None:
 def test_emit_refuses_values_that_do_not_fit(emit: object) -> None:
     with pytest.raises(WireError):
         emit()  # type: ignore[operator]
+
+
+def expected_ipv4_reason(vihl: int, total: int, frag: int, good: bool, size: int) -> object:
+    """The §4 checks in order, written out plainly as an oracle."""
+    if size < 20:
+        return Ipv4Reject.TOO_SHORT
+    if vihl >> 4 != 4:
+        return Ipv4Reject.BAD_VERSION
+    if vihl & 0xF < 5:
+        return Ipv4Reject.BAD_IHL
+    if vihl & 0xF > 5:
+        return Ipv4Reject.OPTIONS
+    if not good:
+        return Ipv4Reject.BAD_CHECKSUM
+    if total < 20:
+        return Ipv4Reject.LENGTH_SHORT
+    if total > size:
+        return Ipv4Reject.LENGTH_LONG
+    if frag & 0x3FFF:
+        return Ipv4Reject.FRAGMENT
+    return None
+
+
+@given(
+    st.integers(0, 255),
+    st.integers(0, 80),
+    st.integers(0, 0xFFFF),
+    st.booleans(),
+    st.integers(0, 60),
+)
+def test_ipv4_reason_is_the_first_failed_check(
+    vihl: int, total: int, frag: int, good: bool, size: int
+) -> None:
+    header = ip_header(vihl=vihl, total=total, frag=frag, good=good)
+    packet = (header + bytes(60))[:size]
+    expected = expected_ipv4_reason(vihl, total, frag, good, size)
+    try:
+        Ipv4Packet.parse(packet)
+    except WireError as err:
+        assert err.reason == expected
+    else:
+        assert expected is None
