@@ -8,7 +8,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from debugnet.wire.arp import ArpPacket
@@ -18,9 +18,7 @@ from debugnet.wire.ipv4 import IpProto, Ipv4Packet
 from debugnet.wire.message import Ack, Message, MessageHeader
 from debugnet.wire.udp import UdpDatagram
 
-ORACLE = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+ORACLE = settings(max_examples=40, deadline=None)
 macs = st.binary(min_size=6, max_size=6)
 addrs = st.integers(0, 2**32 - 1).map(IPv4Address)
 u16 = st.integers(0, 0xFFFF)
