@@ -1,0 +1,338 @@
+"""A sliding window over the packet stream, across message boundaries.
+
+Every packet keeps the seqno and offset the kernel would give it, so any
+netdumpd accepts the stream; only the timing differs. Up to ``cwnd`` packets
+(never more than ``config.window``) are in flight; each ack retires exactly
+its own packet. Loss is detected as QUIC does it: a packet is lost once
+``reorder_threshold`` packets transmitted after it were acked, or once a later
+one was acked and 9/8 RTT passed; otherwise the retransmission timeout (RFC
+6298: SRTT/RTTVAR, Karn's rule, a floor, a cap, doubling backoff) fires.
+Transmissions carry their own order number because a retransmission keeps the
+packet's seqno.
+
+Congestion control is slow start and additive increase; the decrease depends
+on ``config.cc`` (see :class:`CongestionControl`). The default, HYBRID, reads
+the queue from the RTT: ``cwnd * (1 - min_rtt / srtt)`` packets waiting in
+the path. A loss with a queue is congestion and the window drops to what the
+path holds without that queue (at most half); a loss without one is a bad
+wire, not a full buffer, and costs nothing -- which is what keeps the rate
+up at 1 % random loss where halving would not.
+
+Give-up is a time budget: no new ack for ``give_up_after`` seconds while
+packets are outstanding fails with ETIMEDOUT. The backed-off timeout is
+capped at ``rto_max`` so a link that comes back is noticed within that.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+from collections import deque
+
+from debugnet.errors import TimedOut
+from debugnet.transport.config import CongestionControl, TransportConfig
+from debugnet.transport.strategy import OutMessage, SendStrategy, TransportStats
+from debugnet.wire.constants import DEBUGNET_HEADER_SIZE
+
+log = logging.getLogger(__name__)
+
+_TIME_THRESHOLD = 9 / 8
+
+
+class _Sent:
+    """One transmitted, not yet acked packet."""
+
+    __slots__ = ("data", "lost", "msg", "retransmitted", "seqno", "time", "tx")
+
+    def __init__(self, seqno: int, data: bytes, msg: OutMessage, tx: int, time: float) -> None:
+        self.seqno = seqno
+        self.data = data
+        self.msg = msg
+        self.tx = tx
+        self.time = time
+        self.retransmitted = False
+        self.lost = False
+
+
+class WindowStrategy(SendStrategy):
+    def __init__(
+        self, config: TransportConfig, stats: TransportStats, done: list[OutMessage]
+    ) -> None:
+        super().__init__(stats, done)
+        self._config = config
+        self._cc = config.cc
+        self._budget = config.give_up_after
+        # Packets never sent: (seqno, datagram, message).
+        self._pending: deque[tuple[int, bytes, OutMessage]] = deque()
+        self._next_seqno: int | None = None
+        self._sent: dict[int, _Sent] = {}
+        self._order: deque[tuple[int, int]] = deque()  # (tx, seqno) by transmission
+        self._lost: list[int] = []  # heap of seqnos awaiting retransmission
+        self._tx = 0
+        self._largest_acked_tx = -1
+        self._flight = 0
+        self._blocking: OutMessage | None = None
+        self.cwnd = float(min(config.initial_window, config.window))
+        self.ssthresh = math.inf
+        self.srtt: float | None = None
+        self.rttvar = 0.0
+        self.min_rtt = math.inf
+        self.latest_rtt = 0.0
+        self._rto = config.rto_initial
+        self._backoff = 0
+        self._rto_deadline: float | None = None
+        self._recovery_start = -math.inf
+        self._last_progress = 0.0
+
+    # -- queueing ----------------------------------------------------------------
+
+    def submit(self, msg: OutMessage) -> None:
+        pending = self._pending
+        seqno = msg.first_seqno
+        for data in msg.packets:
+            pending.append((seqno, data, msg))
+            seqno += 1
+        self._next_seqno = seqno
+
+    @property
+    def outstanding(self) -> int:
+        return len(self._pending) + len(self._sent)
+
+    @property
+    def in_flight(self) -> int:
+        return self._flight
+
+    @property
+    def rto(self) -> float:
+        """The timeout the next arming uses, backoff included."""
+        return min(self._rto * (1 << min(self._backoff, 16)), self._config.rto_max)
+
+    # -- sending -----------------------------------------------------------------
+
+    def transmit(self, now: float) -> list[bytes]:
+        if self.failure is not None:
+            return []
+        limit = min(int(self.cwnd), self._config.window)
+        flight = self._flight
+        if flight >= limit:
+            return []
+        out: list[bytes] = []
+        sent = self._sent
+        order = self._order
+        tx = self._tx
+        if not sent:
+            self._last_progress = now
+        lost = self._lost
+        while lost and flight < limit:
+            entry = sent.get(heapq.heappop(lost))
+            if entry is None or not entry.lost:
+                continue
+            entry.lost = False
+            entry.retransmitted = True
+            entry.tx = tx
+            entry.time = now
+            order.append((tx, entry.seqno))
+            tx += 1
+            flight += 1
+            out.append(entry.data)
+        retransmitted = len(out)
+        pending = self._pending
+        while pending and flight < limit:
+            seqno, data, msg = pending[0]
+            if msg is not self._blocking:
+                if self._blocking is not None or (msg.barrier and sent):
+                    break
+                if msg.barrier:
+                    self._blocking = msg
+            pending.popleft()
+            entry = _Sent(seqno, data, msg, tx, now)
+            sent[seqno] = entry
+            order.append((tx, seqno))
+            tx += 1
+            flight += 1
+            out.append(data)
+        self._tx = tx
+        self._flight = flight
+        if out:
+            self.stats.packets_sent += len(out)
+            self.stats.retransmissions += retransmitted
+            if self._rto_deadline is None:
+                self._rto_deadline = now + self.rto
+        return out
+
+    # -- acks --------------------------------------------------------------------
+
+    def on_ack(self, seqno: int, now: float) -> None:
+        entry = self._sent.pop(seqno, None)
+        stats = self.stats
+        if entry is None:
+            if self._next_seqno is None or seqno >= self._next_seqno or self._unsent(seqno):
+                stats.acks_future += 1
+            else:
+                stats.acks_stale += 1
+            return
+        stats.acks += 1
+        stats.bytes_acked += len(entry.data) - DEBUGNET_HEADER_SIZE
+        if entry.lost:
+            stats.losses -= 1  # it was not lost after all, only late
+        else:
+            self._flight -= 1
+        if not entry.retransmitted:
+            self._rtt_sample(now - entry.time)
+        if entry.tx > self._largest_acked_tx:
+            self._largest_acked_tx = entry.tx
+        self._grow(entry)
+        msg = entry.msg
+        msg.remaining -= 1
+        if msg.remaining == 0:
+            self.done.append(msg)
+            if msg is self._blocking:
+                self._blocking = None
+        self._last_progress = now
+        self._backoff = 0
+        self._detect_losses(now)
+        self._rto_deadline = now + self.rto if self._flight else None
+
+    def _unsent(self, seqno: int) -> bool:
+        pending = self._pending
+        return bool(pending) and seqno >= pending[0][0]
+
+    def _rtt_sample(self, rtt: float) -> None:
+        self.latest_rtt = rtt
+        if rtt < self.min_rtt:
+            self.min_rtt = rtt
+        srtt = self.srtt
+        if srtt is None:
+            self.srtt = rtt
+            self.rttvar = rtt / 2
+        else:
+            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(srtt - rtt)
+            self.srtt = 0.875 * srtt + 0.125 * rtt
+        rto = self.srtt + 4 * self.rttvar
+        cfg = self._config
+        self._rto = min(max(rto, cfg.rto_min), cfg.rto_max)
+
+    def _grow(self, entry: _Sent) -> None:
+        if self._cc is CongestionControl.FIXED or entry.time <= self._recovery_start:
+            return
+        cwnd = self.cwnd
+        cwnd += 1.0 if cwnd < self.ssthresh else 1.0 / cwnd
+        self.cwnd = min(cwnd, float(self._config.window))
+
+    # -- loss --------------------------------------------------------------------
+
+    def _detect_losses(self, now: float) -> None:
+        order = self._order
+        sent = self._sent
+        largest = self._largest_acked_tx
+        by_count = largest - self._config.reorder_threshold
+        delay = _TIME_THRESHOLD * max(self.srtt or 0.0, self.latest_rtt)
+        while order:
+            tx, seqno = order[0]
+            entry = sent.get(seqno)
+            if entry is None or entry.tx != tx or entry.lost:
+                order.popleft()
+                continue
+            if tx <= by_count or (tx < largest and entry.time + delay <= now):
+                order.popleft()
+                self._declare_lost(seqno, entry, now)
+                continue
+            break
+
+    def _loss_deadline(self) -> float | None:
+        order = self._order
+        sent = self._sent
+        while order:
+            tx, seqno = order[0]
+            entry = sent.get(seqno)
+            if entry is None or entry.tx != tx or entry.lost:
+                order.popleft()
+                continue
+            if tx < self._largest_acked_tx:
+                return entry.time + _TIME_THRESHOLD * max(self.srtt or 0.0, self.latest_rtt)
+            return None
+        return None
+
+    def _declare_lost(self, seqno: int, entry: _Sent, now: float) -> None:
+        entry.lost = True
+        self._flight -= 1
+        heapq.heappush(self._lost, seqno)
+        self.stats.losses += 1
+        if entry.time > self._recovery_start and self._on_congestion():
+            self._recovery_start = now
+
+    def _on_congestion(self) -> bool:
+        """React to a loss event; True when the window was reduced (recovery starts)."""
+        cc = self._cc
+        if cc is CongestionControl.FIXED:
+            return False
+        cfg = self._config
+        cwnd = self.cwnd
+        if cc is CongestionControl.HYBRID and self.srtt is not None and self.srtt > 0:
+            ratio = min(self.min_rtt / self.srtt, 1.0)
+            queued = cwnd * (1.0 - ratio)
+            if queued < cfg.queue_threshold:
+                self.stats.random_losses += 1
+                return False
+            target = max(cwnd * 0.5, cwnd * ratio + cfg.queue_threshold)
+        else:
+            target = cwnd * 0.5
+        self.cwnd = self.ssthresh = max(target, float(cfg.min_window))
+        return True
+
+    # -- timers ------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        if self.failure is not None or not self._sent:
+            return None
+        deadline = self._last_progress + self._budget
+        rto = self._rto_deadline
+        if rto is not None and rto < deadline:
+            deadline = rto
+        loss = self._loss_deadline()
+        if loss is not None and loss < deadline:
+            deadline = loss
+        return deadline
+
+    def handle_timer(self, now: float) -> None:
+        if self.failure is not None or not self._sent:
+            return
+        if now >= self._last_progress + self._budget:
+            self.failure = TimedOut(
+                f"no ack for {now - self._last_progress:.3f} s ({len(self._sent)} packets unacked)"
+            )
+            self._rto_deadline = None
+            return
+        loss = self._loss_deadline()
+        if loss is not None and now >= loss:
+            self._detect_losses(now)
+        rto = self._rto_deadline
+        if rto is not None and now >= rto:
+            self._on_timeout(now)
+
+    def _on_timeout(self, now: float) -> None:
+        """Nothing was acked for a whole RTO: everything in flight is presumed lost."""
+        self.stats.timeouts += 1
+        for seqno, entry in self._sent.items():
+            if not entry.lost:
+                entry.lost = True
+                self._flight -= 1
+                heapq.heappush(self._lost, seqno)
+                self.stats.losses += 1
+        self._order.clear()
+        self._recovery_start = now
+        if self._cc is not CongestionControl.FIXED:
+            self.ssthresh = max(self.cwnd * 0.5, float(self._config.min_window))
+            self.cwnd = float(self._config.min_window)
+        self._backoff += 1
+        self._rto_deadline = None
+        log.debug("window: timeout, rto now %.3f s, cwnd %.1f", self.rto, self.cwnd)
+
+    def abort(self) -> None:
+        self._pending.clear()
+        self._sent.clear()
+        self._order.clear()
+        self._lost.clear()
+        self._flight = 0
+        self._rto_deadline = None
