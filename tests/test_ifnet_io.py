@@ -113,3 +113,30 @@ def test_detached_interface_drops_input_and_refuses_output() -> None:
     with pytest.raises(NoDevice):
         ifp.transmit(FRAME)
     assert drv.sent == [] and FakeDriver().sent == []
+
+
+def test_direct_transmit_bypasses_the_queue_taps_and_counts() -> None:
+    table = IfTable()
+    ifp, drv = make_ether()
+    table.attach(ifp)
+    up(ifp)
+    wire: list[bytes] = []
+    seen: list[bytes] = []
+    ifp.tx_direct = wire.append
+    ifp.taps.append(lambda d, f: seen.append(f))
+    ifp.transmit(b"\xff" + FRAME[1:])
+    assert wire == seen == [b"\xff" + FRAME[1:]] and drv.sent == []
+    assert (ifp.stats.opackets, ifp.stats.omcasts) == (1, 1)
+
+    def refuse(frame: bytes) -> None:
+        raise OSError(105, "No buffer space available")
+
+    ifp.tx_direct = refuse
+    with pytest.raises(NoBuffers):
+        ifp.transmit(FRAME)
+    assert ifp.stats.oerrors == 1
+    table.detach(ifp)
+    assert ifp.tx_direct is None
+    ifp.flags |= IfFlags.UP | IfFlags.RUNNING  # even if someone forces the flags back
+    with pytest.raises(NoDevice):
+        ifp.transmit(FRAME)

@@ -111,6 +111,8 @@ def _init(ifp: Ifnet) -> None:
     sc: PacketSoftc = ifp.softc
     if sc.sock is None:
         sc.sock = _open(sc)
+    # The socket queues in the kernel: frames go straight to it (if_transmit).
+    ifp.tx_direct = sc.sock.send
     _set_promisc(sc, bool(ifp.flags & IfFlags.PROMISC))
 
 
@@ -119,6 +121,7 @@ def _stop(ifp: Ifnet, disable: bool) -> None:
     if disable and sc.sock is not None:
         sc.sock.close()
         sc.sock = None
+        ifp.tx_direct = None
 
 
 def _ioctl(ifp: Ifnet, cmd: int, arg: object) -> None:

@@ -11,6 +11,10 @@ from collections import deque
 
 from debugnet.ifnet import DebugnetEvent, IfFlags, Ifnet
 
+_PROMISC = int(IfFlags.PROMISC)
+_ALLMULTI = int(IfFlags.ALLMULTI)
+_BROADCAST = b"\xff" * 6
+
 
 class RxRing:
     __slots__ = ("diverted", "frames", "size")
@@ -54,12 +58,12 @@ def accepts(ifp: Ifnet, frame: bytes) -> bool:
     """The station filter of an Ethernet NIC: ours, broadcast, joined groups, or promiscuous."""
     if len(frame) < 14:
         return False
-    flags = ifp.flags
-    if flags & IfFlags.PROMISC:
+    flags = ifp.flag_bits
+    if flags & _PROMISC:
         return True
     dst = frame[:6]
     if dst == ifp.lladdr:
         return True
     if dst[0] & 1:
-        return dst == b"\xff" * 6 or bool(flags & IfFlags.ALLMULTI) or dst in ifp.multi
+        return dst == _BROADCAST or bool(flags & _ALLMULTI) or dst in ifp.multi
     return False

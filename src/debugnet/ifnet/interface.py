@@ -26,7 +26,10 @@ from debugnet.ifnet.queue import IFQ_MAXLEN, IfQueue
 log = logging.getLogger(__name__)
 
 ETHER_HDR_LEN = 14
-_UP_RUNNING = IfFlags.UP | IfFlags.RUNNING
+_UP_RUNNING = int(IfFlags.UP | IfFlags.RUNNING)
+_MONITOR = int(IfFlags.MONITOR)
+_OACTIVE = int(IfFlags.OACTIVE)
+_TX_MASK = _UP_RUNNING | _MONITOR
 _ALL_ONES = 0xFFFFFFFF
 
 InputHook = Callable[["Ifnet", bytes], None]
@@ -43,6 +46,41 @@ class Ifnet(CommonIoctls):
     ``softc`` is the driver's private state. Counters live in ``stats``, the
     send and receive queues in ``snd`` and ``rcv``, BPF-style taps in ``taps``.
     """
+
+    __slots__ = (
+        "_emit",
+        "_inet",
+        "_link_ifa",
+        "_mtu",
+        "_tx_limit",
+        "capabilities",
+        "capenable",
+        "flag_bits",
+        "hdrlen",
+        "index",
+        "index_gen",
+        "input_hook",
+        "last_change",
+        "link_queue",
+        "link_state",
+        "lladdr",
+        "max_mtu",
+        "metric",
+        "min_mtu",
+        "multi",
+        "name",
+        "ops",
+        "pcount",
+        "rcv",
+        "refcnt",
+        "snd",
+        "softc",
+        "stats",
+        "taps",
+        "timer",
+        "tx_direct",
+        "type",
+    )
 
     def __init__(
         self,
@@ -67,11 +105,11 @@ class Ifnet(CommonIoctls):
         self.ops = ops
         self.type = if_type
         self.lladdr = bytes(lladdr)
+        self.hdrlen = hdrlen
         self.mtu = mtu
         self.min_mtu = min_mtu
         self.max_mtu = mtu if max_mtu is None else max_mtu
-        self.flags = IfFlags(flags)
-        self.hdrlen = hdrlen
+        self.flag_bits = int(flags)
         self.metric = 0
         self.index = 0
         self.index_gen = -1
@@ -90,6 +128,7 @@ class Ifnet(CommonIoctls):
         self.multi: dict[bytes, int] = {}
         self.softc = softc
         self.input_hook: InputHook | None = None
+        self.tx_direct: Callable[[bytes], object] | None = None
         self._inet: list[IfAddr] = []
         self._link_ifa: IfAddr | None = None
         self._emit: Callable[[IfNotice], None] = _no_listener
@@ -98,6 +137,25 @@ class Ifnet(CommonIoctls):
         return f"<Ifnet {self.name} index={self.index} gen={self.index_gen}>"
 
     # -- state ---------------------------------------------------------------
+
+    @property
+    def mtu(self) -> int:
+        return self._mtu
+
+    @mtu.setter
+    def mtu(self, value: int) -> None:
+        self._mtu = value
+        self._tx_limit = value + self.hdrlen
+
+    @property
+    def flags(self) -> IfFlags:
+        """The flags as an ``IfFlags``; stored as a plain int because IntFlag
+        arithmetic costs a microsecond per operation on the transmit path."""
+        return IfFlags(self.flag_bits)
+
+    @flags.setter
+    def flags(self, value: int) -> None:
+        self.flag_bits = int(value)
 
     @property
     def deactivated(self) -> bool:
@@ -113,13 +171,14 @@ class Ifnet(CommonIoctls):
 
     @property
     def is_up_and_running(self) -> bool:
-        return self.flags & _UP_RUNNING == _UP_RUNNING
+        return self.flag_bits & _UP_RUNNING == _UP_RUNNING
 
     def deactivate(self) -> None:
         """if_deactivate: point every operation at the null stubs, accept no more frames."""
         self.ops = NULL_OPS
         self.snd.maxlen = 0
         self.input_hook = None
+        self.tx_direct = None
 
     # -- transmit and input ----------------------------------------------------
 
@@ -130,18 +189,39 @@ class Ifnet(CommonIoctls):
         mode), ENOBUFS for a frame over the MTU or a full send queue (the
         frame is dropped and counted).
         """
-        if self.ops is NULL_OPS:
-            raise NoDevice(f"{self.name}: interface detached")
-        flags = self.flags
-        if flags & _UP_RUNNING != _UP_RUNNING or flags & IfFlags.MONITOR:
+        flags = self.flag_bits
+        if flags & _TX_MASK != _UP_RUNNING:
+            if self.ops is NULL_OPS:
+                raise NoDevice(f"{self.name}: interface detached")
             raise NetworkDown(f"{self.name}: interface is not up and running")
-        if len(frame) > self.mtu + self.hdrlen:
+        if len(frame) > self._tx_limit:
             raise NoBuffers(f"{self.name}: {len(frame)}-byte frame exceeds mtu {self.mtu}")
+        direct = self.tx_direct
+        if direct is not None:
+            # Inlined on purpose: this is the per-frame path of socket drivers.
+            taps = self.taps
+            if taps:
+                for tap in taps:
+                    tap(TapDirection.OUT, frame)
+            try:
+                direct(frame)
+            except OSError as exc:
+                self.stats.oerrors += 1
+                raise error_for_errno(exc.errno or 0, f"{self.name}: {exc.strerror}") from exc
+            stats = self.stats
+            stats.opackets += 1
+            stats.obytes += len(frame)
+            if frame[0] & 1:
+                stats.omcasts += 1
+            return
+        ops = self.ops
+        if ops is NULL_OPS:
+            raise NoDevice(f"{self.name}: interface detached")
         if not self.snd.enqueue(frame):
             self.stats.oqdrops += 1
             raise NoBuffers(f"{self.name}: send queue full")
-        if not flags & IfFlags.OACTIVE:
-            self.ops.start(self)
+        if not flags & _OACTIVE:
+            ops.start(self)
 
     def input(self, frame: bytes) -> bool:
         """A frame arrived (if_input): count, tap, then divert or queue for the stack.

@@ -111,6 +111,10 @@ class IfOps:
     raises its errno; ``init``/``stop`` bring the hardware up and down;
     ``watchdog`` runs when the interface's timer expires; ``debugnet`` holds
     the optional debugnet methods.
+
+    A driver whose medium already queues (a socket) may also set
+    ``ifp.tx_direct`` while running: ``transmit`` then hands frames straight
+    to it instead of queueing and starting (a driver's own if_transmit).
     """
 
     output: Callable[[Ifnet, bytes], None] = _no_output
