@@ -59,6 +59,7 @@ class Plan:
     client_bytes: str
     client_seconds: float
     idle_sessions: int
+    crowd_delay: str = "sleep"
 
 
 FULL = Plan(3, "256M", 64, "1G", 5.0, 16, "256M", 6.0, 100)
@@ -301,8 +302,8 @@ def verify(tools: Tools, path: Path, nbytes: int) -> str:
 
 def crowd(tools: Tools, server: Process, addr: str, clients: list[str], plan: Plan) -> Crowd:
     # The kernel algorithm spins through its 0.5 ms polls; 16 spinning clients on a
-    # 2-vCPU box would measure the scheduler, not the server, so these sleep instead.
-    extra = ["--mode", "seed", "--delay", "sleep", "--bytes", plan.client_bytes]
+    # 2-vCPU box would measure the scheduler, not the server, so by default they sleep.
+    extra = ["--mode", "seed", "--delay", plan.crowd_delay, "--bytes", plan.client_bytes]
     extra += ["--max-seconds", str(plan.client_seconds)]
     cpu0 = cpu_seconds(server.pid)
     started = time.monotonic()
@@ -435,17 +436,19 @@ def pair(
     sides: tuple[Side, Side],
     extra: Sequence[str],
     check: list[str] | None,
+    ours_first: bool,
 ) -> tuple[Blast, Blast]:
-    """The same client against the floor, then against ours."""
-    out = []
-    for side in sides:
+    """The same client against the floor and against ours, in alternating order."""
+    out: dict[str, Blast] = {}
+    order = zip(("c", "ours"), sides, strict=True)
+    for name, side in reversed(list(order)) if ours_first else order:
         client = addrs.take()
-        result = blast(tools, side.proc, side.addr, client, extra)
-        if check is not None and side is sides[1]:
-            check.append(verify(tools, side.directory / f"vmcore.{client}.0", result.data_bytes))
-        out.append(result)
+        out[name] = blast(tools, side.proc, side.addr, client, extra)
+        if check is not None and name == "ours":
+            core = side.directory / f"vmcore.{client}.0"
+            check.append(verify(tools, core, out[name].data_bytes))
     clear(*(s.directory for s in sides))
-    return out[0], out[1]
+    return out["c"], out["ours"]
 
 
 def fmt_blast(b: Blast) -> str:
@@ -476,13 +479,13 @@ def measure(tools: Tools, plan: Plan, shm: Path, work: Path) -> Results:
         sides = (Side(c_proc, c_addr, shm / "c"), Side(o_proc, o_addr, shm / "ours"))
         for rep in range(plan.reps):
             check = res.verified if rep == 0 else None
-            res.seed.append(pair(tools, addrs, sides, seed, check))
+            res.seed.append(pair(tools, addrs, sides, seed, check, rep % 2 == 1))
             print(
                 f"rep {rep + 1} seed:      C {fmt_blast(res.seed[-1][0])}"
                 f" | ours {fmt_blast(res.seed[-1][1])}",
                 flush=True,
             )
-            res.window.append(pair(tools, addrs, sides, window, check))
+            res.window.append(pair(tools, addrs, sides, window, check, rep % 2 == 1))
             print(
                 f"rep {rep + 1} window {plan.window}: C {fmt_blast(res.window[-1][0])}"
                 f" | ours {fmt_blast(res.window[-1][1])}",
@@ -549,7 +552,7 @@ def header(plan: Plan, command: str, elapsed: float, load: tuple[str, str]) -> l
     return [
         "# Dump server benchmark: `debugnet serve` against the C floor",
         "",
-        f"Command (from the repository root): `{command}`",
+        f"Command (from the repository root): `{command}`; sources at {revision()}.",
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
         f"{os.cpu_count()} vCPUs, Linux {os.uname().release}, Python {sys.version.split()[0]}; "
@@ -561,9 +564,10 @@ def header(plan: Plan, command: str, elapsed: float, load: tuple[str, str]) -> l
         "packets/s as the client saw them (data only); server CPU from /proc/<pid>/stat",
         "(user + system, all threads) over the client's run, divided by data packets.",
         "The ratio is the median of the per-repetition ratios. The crowd's clients run",
-        "the kernel algorithm with `--delay sleep` (16 spinning clients on 2 vCPUs would",
-        "measure the scheduler); its MB/s is total bytes over wall time, min/max over",
-        "all repetitions. The C floor serves one client at a time, so that row has no ratio.",
+        "the kernel algorithm, by default with `--delay sleep` (16 clients spinning through",
+        "their polls on 2 vCPUs would measure the scheduler); its MB/s is total bytes over",
+        "wall time, per-client min/max over all repetitions. The C floor serves one client",
+        "at a time, so that row has no ratio.",
         "",
     ]
 
@@ -573,7 +577,8 @@ def throughput_table(res: Results, plan: Plan) -> list[str]:
     win_name = f"{plan.window} in flight (`window`, ≤{plan.window_bytes}/{plan.window_seconds:g} s)"
     win_row, _ = throughput_row(win_name, res.window)
     crowd_name = (
-        f"{plan.clients} clients, `seed` each, ≤{plan.client_bytes}/{plan.client_seconds:g} s"
+        f"{plan.clients} clients, `seed --delay {plan.crowd_delay}` each, "
+        f"≤{plan.client_bytes}/{plan.client_seconds:g} s"
     )
     idle = res.idle
     assert idle is not None
@@ -634,6 +639,43 @@ def render(res: Results, plan: Plan, command: str, elapsed: float, load: tuple[s
     )
 
 
+SERVER_SOURCES = ("src/debugnet/server", "src/debugnet/transport", "src/debugnet/wire")
+
+
+def revision() -> str:
+    """The commit measured, and which of the server's sources differ from it."""
+    git = ["git", "-C", str(REPO)]
+    try:
+        head = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            [*git, "status", "--porcelain", *SERVER_SOURCES],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return "an unknown revision"
+    if not status:
+        return head
+    changed = ", ".join(f"`{line[3:]}`" for line in status)
+    return f"{head} plus uncommitted changes to {changed}"
+
+
+KEEP = "<!-- Everything below this line is kept when bench/server.py rewrites the file. -->"
+
+
+def write_report(path: Path, text: str) -> None:
+    """Replace the measured part; notes written by hand under KEEP survive a rerun."""
+    try:
+        old = path.read_text()
+    except FileNotFoundError:
+        old = ""
+    _, marker, notes = old.partition(KEEP)
+    path.write_text(text + ("\n" + marker + notes if marker else ""))
+
+
 def loadavg() -> str:
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
@@ -650,7 +692,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="where floor_server.c and blaster.c are (default: $DEBUGNET_FLOOR_DIR "
         "or ../shared/floor)",
     )
-    p.add_argument("--output", type=Path, default=DOC, help=f"markdown report (default: {DOC})")
+    p.add_argument(
+        "--crowd-delay",
+        choices=["sleep", "spin"],
+        default="sleep",
+        help="how the concurrent clients wait between polls (default: sleep)",
+    )
+    p.add_argument(
+        "--output",
+        type=Path,
+        help=f"markdown report (default: {DOC.relative_to(REPO)}, not written with --quick)",
+    )
     p.add_argument("--no-write", action="store_true", help="print the report only")
     return p.parse_args(argv)
 
@@ -658,8 +710,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     plan = QUICK if args.quick else FULL
-    if args.reps:
-        plan = dataclasses.replace(plan, reps=args.reps)
+    plan = dataclasses.replace(plan, reps=args.reps or plan.reps, crowd_delay=args.crowd_delay)
     command = shlex.join(["python", "bench/server.py", *(sys.argv[1:] if argv is None else argv)])
     started, load0 = time.monotonic(), loadavg()
     with tempfile.TemporaryDirectory(prefix="debugnet-bench-") as tmp:
@@ -673,9 +724,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = render(res, plan, command, time.monotonic() - started, (load0, loadavg()))
     print()
     print(text)
-    if not args.no_write:
-        args.output.write_text(text)
-        print(f"written to {args.output}")
+    output = args.output or (None if args.quick else DOC)
+    if output is not None and not args.no_write:
+        write_report(output, text)
+        print(f"written to {output}")
     return 0
 
 
