@@ -194,8 +194,9 @@ class Ifnet(CommonIoctls):
             if self.ops is NULL_OPS:
                 raise NoDevice(f"{self.name}: interface detached")
             raise NetworkDown(f"{self.name}: interface is not up and running")
-        if len(frame) > self._tx_limit:
-            raise NoBuffers(f"{self.name}: {len(frame)}-byte frame exceeds mtu {self.mtu}")
+        size = len(frame)
+        if size > self._tx_limit:
+            raise NoBuffers(f"{self.name}: {size}-byte frame exceeds mtu {self.mtu}")
         direct = self.tx_direct
         if direct is not None:
             # Inlined on purpose: this is the per-frame path of socket drivers.
@@ -210,7 +211,7 @@ class Ifnet(CommonIoctls):
                 raise error_for_errno(exc.errno or 0, f"{self.name}: {exc.strerror}") from exc
             stats = self.stats
             stats.opackets += 1
-            stats.obytes += len(frame)
+            stats.obytes += size
             if frame[0] & 1:
                 stats.omcasts += 1
             return
