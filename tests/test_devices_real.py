@@ -165,3 +165,36 @@ def test_host_import_sees_the_namespace_interfaces(veth: tuple[str, NetNs]) -> N
     lo = table.unit("lo")
     assert lo is not None and lo.flags & IfFlags.LOOPBACK
     assert any(str(a.addr) == "127.0.0.1" for a in lo.inet_addrs())
+
+
+def test_promiscuous_mode_reaches_the_host_interface(veth: tuple[str, NetNs]) -> None:
+    ours, _ = veth
+    table = IfTable()
+    ifp = packet.attach_packet(table, ours)
+    try:
+        # SIOCGIFFLAGS shows only promiscuity asked for by ioctl; the device's
+        # own flags (sysfs) show the packet-socket membership too.
+        def host_promisc() -> bool:
+            return bool(int(Path(f"/sys/class/net/{ours}/flags").read_text(), 16) & 0x100)
+
+        assert not host_promisc()
+        ifp.promisc(True)
+        assert host_promisc()
+        ifp.promisc(False)
+        assert not host_promisc()
+    finally:
+        packet.close(ifp)
+
+
+def test_closed_packet_device_refuses_to_send(veth: tuple[str, NetNs]) -> None:
+    ours, _ = veth
+    table = IfTable()
+    ifp = packet.attach_packet(table, ours)
+    ifp.set_flags(ifp.flags & ~IfFlags.UP, 0.0)  # stop closes the socket
+    assert ifp.softc.sock is None and ifp.tx_direct is None
+    ifp.set_flags(ifp.flags | IfFlags.UP, 0.0)  # init reopens it
+    ifp.transmit(arp_request(ifp.lladdr, OUR_IP, HOST_IP))
+    assert ifp.stats.opackets == 1
+    table.detach(ifp)
+    with pytest.raises(NoDevice):
+        ifp.transmit(arp_request(ifp.lladdr, OUR_IP, HOST_IP))
