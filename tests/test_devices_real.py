@@ -198,3 +198,26 @@ def test_closed_packet_device_refuses_to_send(veth: tuple[str, NetNs]) -> None:
     table.detach(ifp)
     with pytest.raises(NoDevice):
         ifp.transmit(arp_request(ifp.lladdr, OUR_IP, HOST_IP))
+
+
+def test_debugnet_path_of_the_packet_device(veth: tuple[str, NetNs]) -> None:
+    from debugnet.ifnet import DebugnetEvent, debugnet_event, debugnet_poll, debugnet_transmit
+
+    ours, _ = veth
+    table = IfTable()
+    ifp = packet.attach_packet(table, ours)
+    try:
+        table.drain_link_states()  # link UP: the pool is sized from the driver's figures
+        hwm = table.debugnet.hwm
+        assert hwm.ncl == packet.RCVBUF // 2048 and hwm.clsize == 2048
+        debugnet_event(ifp, DebugnetEvent.START)
+        assert ifp.softc.diverted
+        debugnet_transmit(ifp, arp_request(ifp.lladdr, OUR_IP, HOST_IP))
+        reply, _ = wait_for(
+            ifp, ifp.softc.fileno(), debugnet_poll, lambda f: is_arp(f, 2, HOST_IP, OUR_IP)
+        )
+        assert reply is not None
+        debugnet_event(ifp, DebugnetEvent.END)
+        assert not ifp.softc.diverted
+    finally:
+        packet.close(ifp)

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 
 from debugnet.errors import NoDevice
 from debugnet.ifnet import (
-    DebugnetEvent,
-    DebugnetMethods,
     IfFlags,
     Ifnet,
     IfOps,
@@ -27,7 +25,7 @@ from debugnet.ifnet import (
 from debugnet.ifnet.ops import accept_ioctl
 
 from .hostimport import read_host_interface, to_ifnet
-from .ring import cluster_size
+from .ring import polled_debugnet
 
 log = logging.getLogger(__name__)
 
@@ -130,20 +128,12 @@ def _ioctl(ifp: Ifnet, cmd: int, arg: object) -> None:
     accept_ioctl(ifp, cmd, arg)
 
 
-def _dn_init(ifp: Ifnet) -> tuple[int, int, int]:
-    return 1, RCVBUF // 2048, cluster_size(ifp.mtu)
-
-
-def _dn_event(ifp: Ifnet, event: DebugnetEvent) -> None:
-    ifp.softc.diverted = event == DebugnetEvent.START
-
-
 PACKET_OPS = IfOps(
     output=_output,
     ioctl=_ioctl,
     init=_init,
     stop=_stop,
-    debugnet=DebugnetMethods(init=_dn_init, event=_dn_event, transmit=_output, poll=_poll),
+    debugnet=polled_debugnet(_output, _poll, RCVBUF // 2048),
 )
 
 

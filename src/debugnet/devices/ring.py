@@ -8,8 +8,9 @@ kernel in the debugger only sees what it polls.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
-from debugnet.ifnet import DebugnetEvent, IfFlags, Ifnet
+from debugnet.ifnet import DebugnetEvent, DebugnetMethods, IfFlags, Ifnet
 
 _PROMISC = int(IfFlags.PROMISC)
 _ALLMULTI = int(IfFlags.ALLMULTI)
@@ -67,3 +68,21 @@ def accepts(ifp: Ifnet, frame: bytes) -> bool:
     if dst[0] & 1:
         return dst == _BROADCAST or bool(flags & _ALLMULTI) or dst in ifp.multi
     return False
+
+
+def polled_debugnet(
+    transmit: Callable[[Ifnet, bytes], None], poll: Callable[[Ifnet, int], int], clusters: int
+) -> DebugnetMethods:
+    """Debugnet methods of a driver that is always polled (sockets, TAP).
+
+    Such a driver has no interrupt path to divert: START/END only record the
+    mode in ``ifp.softc.diverted``; it reports one ring of ``clusters``.
+    """
+
+    def init(ifp: Ifnet) -> tuple[int, int, int]:
+        return 1, clusters, cluster_size(ifp.mtu)
+
+    def event(ifp: Ifnet, ev: DebugnetEvent) -> None:
+        ifp.softc.diverted = ev == DebugnetEvent.START
+
+    return DebugnetMethods(init=init, event=event, transmit=transmit, poll=poll)

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 from debugnet.errors import NoDevice, PermissionDenied
 from debugnet.ifnet import (
-    DebugnetEvent,
-    DebugnetMethods,
     IfFlags,
     Ifnet,
     IfOps,
@@ -24,7 +22,7 @@ from debugnet.ifnet import (
     LinkState,
 )
 
-from .ring import accepts, cluster_size
+from .ring import accepts, polled_debugnet
 
 log = logging.getLogger(__name__)
 
@@ -95,19 +93,11 @@ def _init(ifp: Ifnet) -> None:
         sc.fd, sc.host_name = open_tap(sc.host_name)
 
 
-def _dn_init(ifp: Ifnet) -> tuple[int, int, int]:
-    return 1, 256, cluster_size(ifp.mtu)
-
-
-def _dn_event(ifp: Ifnet, event: DebugnetEvent) -> None:
-    ifp.softc.diverted = event == DebugnetEvent.START
-
-
 TAP_OPS = IfOps(
     output=_output,
     init=_init,
     stop=_stop,
-    debugnet=DebugnetMethods(init=_dn_init, event=_dn_event, transmit=_output, poll=_poll),
+    debugnet=polled_debugnet(_output, _poll, 256),
 )
 
 
