@@ -191,6 +191,8 @@ class SimClient:
         self.acked: list[int] = []
         self.finished_at: float | None = None
         self.failed_at: float | None = None
+        self.last_rx = 0.0
+        """When the last datagram reached the client (0.0: never)."""
         self.feeder: Callable[[], None] | None = None
         self._timer: Timer | None = None
         self._deadline: float | None = None
@@ -202,6 +204,7 @@ class SimClient:
         src, dst, payload = parts
         if dst != self.conn.client_port:
             return
+        self.last_rx = self.sim.now
         self.conn.receive_datagram(payload, self.sim.now, src)
         self.pump()
 
