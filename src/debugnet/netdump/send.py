@@ -1,0 +1,93 @@
+"""``send_dump``: a file, stream or bytes to a dump server over a UDP socket, in one call."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from debugnet.inet.udpsocket import UdpShell
+from debugnet.netdump.client import DumpProgress, NetdumpClient
+from debugnet.netdump.compress import Compressor, make_compressor
+from debugnet.netdump.dump import DumpOptions, DumpProducer
+from debugnet.netdump.host import HostInfo
+from debugnet.netdump.source import source_of
+from debugnet.transport.config import Mode, TransportConfig
+from debugnet.wire.constants import NETDUMP_ACKPORT, NETDUMP_PORT
+
+DEFAULT_PANIC = "debugnet send"
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    bytes_read: int
+    """Bytes taken from the source."""
+    bytes_sent: int
+    """Dump bytes sent (the compressed length when compressing)."""
+    seconds: float
+    packets: int
+    retransmissions: int
+    server_port: int | None
+    mode: Mode
+
+    @property
+    def mbps(self) -> float:
+        """MB/s (10^6 bytes) of dump data sent."""
+        return self.bytes_sent / self.seconds / 1e6 if self.seconds > 0 else 0.0
+
+
+def send_dump(
+    server: str,
+    source: BinaryIO | bytes | bytearray | memoryview,
+    *,
+    client: str = "127.0.0.1",
+    path: str | None = None,
+    panic: str = DEFAULT_PANIC,
+    compress: str | Compressor | None = None,
+    mode: Mode | str = Mode.WINDOW,
+    window: int = 256,
+    server_port: int = NETDUMP_PORT,
+    client_port: int = NETDUMP_ACKPORT,
+    key: bytes | None = None,
+    kdh_after_data: bool = False,
+    host: HostInfo | None = None,
+    dumptime: int | None = None,
+    config: TransportConfig | None = None,
+    progress: Callable[[DumpProgress], None] | None = None,
+) -> SendResult:
+    """Send one dump and return once the server acknowledged FINISHED.
+
+    Raises TimedOut, ConnectionReset, Busy (client port taken), or an
+    ErrnoError for a refused or unreachable server.
+    """
+    compressor = make_compressor(compress) if isinstance(compress, str | None) else compress
+    if config is None:
+        config = TransportConfig(mode=Mode(mode), window=window)
+    src = source_of(source)
+    options = DumpOptions(
+        host=host or HostInfo.detect(),
+        panic=panic,
+        dumptime=int(time.time()) if dumptime is None else dumptime,
+        key=key,
+        compressor=compressor,
+        kdh_after_data=kdh_after_data,
+    )
+    producer = DumpProducer(src.stream, src.size, options)
+    dump = NetdumpClient(
+        producer, config, path=path, herald_port=server_port, client_port=client_port
+    )
+    report = None if progress is None else (lambda: progress(dump.progress))
+    start = time.monotonic()
+    with src, UdpShell(server, client=client, client_port=client_port) as shell:
+        shell.run(dump, progress=report)
+    stats = dump.conn.stats
+    return SendResult(
+        producer.bytes_read,
+        producer.bytes_out,
+        time.monotonic() - start,
+        stats.packets_sent,
+        stats.retransmissions,
+        dump.server_port,
+        config.mode,
+    )
