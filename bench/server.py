@@ -67,6 +67,29 @@ QUICK = Plan(1, "128M", 64, "1G", 3.0, 16, "128M", 4.0, 100)
 
 
 @dataclass(frozen=True, slots=True)
+class Cpu:
+    """Seconds of user and system CPU, for all threads of a process."""
+
+    user: float
+    system: float
+
+    def __sub__(self, other: Cpu) -> Cpu:
+        return Cpu(self.user - other.user, self.system - other.system)
+
+    @property
+    def total(self) -> float:
+        return self.user + self.system
+
+
+NO_CPU = Cpu(0.0, 0.0)
+
+
+def per_packet(cpu: Cpu, packets: int) -> tuple[float, float]:
+    """Total and system CPU per packet, in microseconds."""
+    return cpu.total / max(packets, 1) * 1e6, cpu.system / max(packets, 1) * 1e6
+
+
+@dataclass(frozen=True, slots=True)
 class Blast:
     """One blaster result line, with the server CPU spent while it ran."""
 
@@ -76,11 +99,11 @@ class Blast:
     pps: float
     packets: int
     retransmits: int
-    server_cpu: float
+    server_cpu: Cpu
 
     @property
-    def us_per_packet(self) -> float:
-        return self.server_cpu / max(self.packets, 1) * 1e6
+    def us_per_packet(self) -> tuple[float, float]:
+        return per_packet(self.server_cpu, self.packets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +112,7 @@ class Crowd:
 
     aggregate_mbps: float
     clients: tuple[Blast, ...]
-    server_cpu: float
+    server_cpu: Cpu
 
     @property
     def per_client(self) -> tuple[float, ...]:
@@ -104,8 +127,8 @@ class Crowd:
         return sum(b.pps for b in self.clients)
 
     @property
-    def us_per_packet(self) -> float:
-        return self.server_cpu / max(self.packets, 1) * 1e6
+    def us_per_packet(self) -> tuple[float, float]:
+        return per_packet(self.server_cpu, self.packets)
 
     @property
     def mean(self) -> float:
@@ -165,11 +188,11 @@ class Addresses:
         return f"{self.prefix}.{self._next - 1}"
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of every thread of the process, in seconds (10 ms resolution)."""
+def cpu_times(pid: int) -> Cpu:
+    """utime and stime of every thread of the process (10 ms resolution)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return Cpu(int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK)
 
 
 def proc_status(pid: int, key: str) -> int:
@@ -263,7 +286,7 @@ def blaster_argv(tools: Tools, server: str, client: str, extra: Sequence[str]) -
     return [str(tools.blaster), "--server", server, "--bind", client, *extra]
 
 
-def parse_blast(stdout: str, server_cpu: float) -> Blast:
+def parse_blast(stdout: str, server_cpu: Cpu) -> Blast:
     lines = [ln for ln in stdout.splitlines() if ln.startswith("mode=")]
     if not lines:
         raise RuntimeError(f"blaster printed no result: {stdout!r}")
@@ -287,9 +310,9 @@ def run_blaster(argv: list[str], timeout: float) -> str:
 
 
 def blast(tools: Tools, server: Process, addr: str, client: str, extra: Sequence[str]) -> Blast:
-    cpu0 = cpu_seconds(server.pid)
+    cpu0 = cpu_times(server.pid)
     out = run_blaster(blaster_argv(tools, addr, client, extra), timeout=120)
-    return parse_blast(out, cpu_seconds(server.pid) - cpu0)
+    return parse_blast(out, cpu_times(server.pid) - cpu0)
 
 
 def verify(tools: Tools, path: Path, nbytes: int) -> str:
@@ -305,7 +328,7 @@ def crowd(tools: Tools, server: Process, addr: str, clients: list[str], plan: Pl
     # 2-vCPU box would measure the scheduler, not the server, so by default they sleep.
     extra = ["--mode", "seed", "--delay", plan.crowd_delay, "--bytes", plan.client_bytes]
     extra += ["--max-seconds", str(plan.client_seconds)]
-    cpu0 = cpu_seconds(server.pid)
+    cpu0 = cpu_times(server.pid)
     started = time.monotonic()
     procs = [
         subprocess.Popen(
@@ -329,8 +352,8 @@ def crowd(tools: Tools, server: Process, addr: str, clients: list[str], plan: Pl
                 p.kill()
                 p.wait()
     wall = time.monotonic() - started
-    cpu = cpu_seconds(server.pid) - cpu0
-    blasts = [parse_blast(o, 0.0) for o in outs]
+    cpu = cpu_times(server.pid) - cpu0
+    blasts = [parse_blast(o, NO_CPU) for o in outs]
     total = sum(b.data_bytes for b in blasts)
     return Crowd(aggregate_mbps=total / wall / 1e6, clients=tuple(blasts), server_cpu=cpu)
 
@@ -393,9 +416,9 @@ def idle_memory(addrs: Addresses, directory: Path, work: Path, plan: Plan) -> Id
             socks = open_idle_sessions(addr, clients)
             after = settle_rss(server.pid)
             threads = proc_status(server.pid, "Threads")
-            cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
+            cpu0, t0 = cpu_times(server.pid), time.monotonic()
             time.sleep(2.0)
-            cpu_pct = (cpu_seconds(server.pid) - cpu0) / (time.monotonic() - t0) * 100
+            cpu_pct = (cpu_times(server.pid) - cpu0).total / (time.monotonic() - t0) * 100
         finally:
             for s in warm + socks:
                 s.close()
@@ -452,7 +475,7 @@ def pair(
 
 
 def fmt_blast(b: Blast) -> str:
-    return f"{b.mbps:6.1f} MB/s {b.pps:7.0f} pkt/s {b.us_per_packet:5.1f} us/pkt"
+    return f"{b.mbps:6.1f} MB/s {b.pps:7.0f} pkt/s {b.us_per_packet[0]:5.1f} us/pkt"
 
 
 def fmt_crowd(c: Crowd) -> str:
@@ -513,6 +536,10 @@ def verdict(ok: bool) -> str:
     return "**yes**" if ok else "**NO**"
 
 
+def cpu_cell(samples: list[tuple[float, float]]) -> str:
+    return f"{med([t for t, _ in samples]):.1f} ({med([s for _, s in samples]):.1f} sys)"
+
+
 def throughput_row(name: str, pairs: list[tuple[Blast, Blast]]) -> tuple[str, float]:
     ratio = med([o.mbps / c.mbps for c, o in pairs])
     cells = [
@@ -522,8 +549,8 @@ def throughput_row(name: str, pairs: list[tuple[Blast, Blast]]) -> tuple[str, fl
         f"{ratio:.2f}",
         f"{med([c.pps for c, _ in pairs]):,.0f}",
         f"{med([o.pps for _, o in pairs]):,.0f}",
-        f"{med([c.us_per_packet for c, _ in pairs]):.1f}",
-        f"{med([o.us_per_packet for _, o in pairs]):.1f}",
+        cpu_cell([c.us_per_packet for c, _ in pairs]),
+        cpu_cell([o.us_per_packet for _, o in pairs]),
     ]
     return "| " + " | ".join(cells) + " |", ratio
 
@@ -539,7 +566,7 @@ def crowd_row(name: str, crowds: list[Crowd]) -> str:
         "-",
         f"{med([c.pps for c in crowds]):,.0f}",
         "-",
-        f"{med([c.us_per_packet for c in crowds]):.1f}",
+        cpu_cell([c.us_per_packet for c in crowds]),
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -562,7 +589,8 @@ def header(plan: Plan, command: str, elapsed: float, load: tuple[str, str]) -> l
         "Same C client (`blaster`) against both servers, interleaved run by run; dump",
         "directories on tmpfs; loopback addresses on a /24 of 127/8 picked per run; MB/s and",
         "packets/s as the client saw them (data only); server CPU from /proc/<pid>/stat",
-        "(user + system, all threads) over the client's run, divided by data packets.",
+        "(user + system, all threads; the system part in brackets) over the client's run,",
+        "divided by data packets.",
         "The ratio is the median of the per-repetition ratios. The crowd's clients run",
         "the kernel algorithm, by default with `--delay sleep` (16 clients spinning through",
         "their polls on 2 vCPUs would measure the scheduler); its MB/s is total bytes over",
@@ -707,8 +735,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through every finally: children stopped, tmpfs freed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminated)
     plan = QUICK if args.quick else FULL
     plan = dataclasses.replace(plan, reps=args.reps or plan.reps, crowd_delay=args.crowd_delay)
     command = shlex.join(["python", "bench/server.py", *(sys.argv[1:] if argv is None else argv)])
