@@ -521,7 +521,7 @@ def measure(tools: Tools, plan: Plan, shm: Path, work: Path) -> Results:
                 res.verified.append(verify(tools, core, res.crowds[-1].clients[-1].data_bytes))
             clear(sides[1].directory)
             print(f"rep {rep + 1} {plan.clients} clients: {fmt_crowd(res.crowds[-1])}", flush=True)
-    res.idle = idle_memory(addrs, shm / "idle", work, plan)
+    res.idle = idle_memory(Addresses(), shm / "idle", work, plan)  # a /24 of its own
     return res
 
 
