@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from debugnet.errors import LocalProtocolError, WireError
 from debugnet.transport.events import (
     DataReceived,
+    DataRunReceived,
     FinishRequested,
     KdhReceived,
     KeyReceived,
@@ -146,3 +147,58 @@ def test_session_never_raises_on_garbage(data: bytes) -> None:
     s = ServerSession(Herald(1), 0.0)
     s.receive_datagram(data, 1.0)
     s.datagrams_to_send()
+
+
+def _apply(events: list, image: bytearray) -> list[type]:
+    kinds = []
+    for ev in events:
+        kinds.append(type(ev))
+        if isinstance(ev, DataReceived):
+            image[ev.offset : ev.offset + len(ev.data)] = bytes(ev.data)
+        elif isinstance(ev, DataRunReceived):
+            joined = b"".join(bytes(p) for p in ev.pieces)
+            assert len(joined) == ev.length
+            image[ev.offset : ev.offset + ev.length] = joined
+    return kinds
+
+
+datagram = st.one_of(
+    st.builds(
+        lambda seq, off, n: msg(MsgType.DATA, seq, bytes([seq % 251]) * n, off),
+        st.integers(2, 50),
+        st.sampled_from([0, 10, 20, 30, 40, 55, 70]),
+        st.integers(0, 15),
+    ),
+    st.builds(lambda seq: msg(MsgType.KDH, seq, b"h" * 20), st.integers(2, 50)),
+    st.builds(lambda seq: msg(MsgType.FINISHED, seq), st.integers(2, 50)),
+    st.binary(max_size=30),
+)
+
+
+@given(st.lists(datagram, max_size=40), st.integers(1, 8))
+def test_batches_behave_like_single_datagrams(datagrams: list[bytes], batch: int) -> None:
+    one, many = ServerSession(Herald(1), 0.0), ServerSession(Herald(1), 0.0)
+    image_one, image_many = bytearray(100), bytearray(100)
+    for d in datagrams:
+        ev = one.receive_datagram(d, 1.0)
+        _apply([ev] if ev is not None else [], image_one)
+    for i in range(0, len(datagrams), batch):
+        _apply(many.receive_datagrams(datagrams[i : i + batch], 1.0), image_many)
+    assert acks(one) == acks(many)
+    assert image_one == image_many
+    assert list(one.ranges) == list(many.ranges)
+    assert one.state is many.state
+    assert one.any_data == many.any_data
+    assert (one.stats.data_bytes, one.stats.packets) == (many.stats.data_bytes, many.stats.packets)
+    assert one.last_heard == many.last_heard
+
+
+def test_a_batch_of_contiguous_data_is_one_run() -> None:
+    s = ServerSession(Herald(1), 0.0)
+    batch = [msg(MsgType.DATA, 2 + i, b"x" * 10, 10 * i) for i in range(64)]
+    events = s.receive_datagrams(batch, 1.0)
+    assert len(events) == 1
+    ev = events[0]
+    assert isinstance(ev, DataRunReceived) and (ev.offset, ev.length) == (0, 640)
+    assert len(ev.pieces) == 64
+    assert acks(s) == [1, *range(2, 66)]

@@ -26,8 +26,9 @@ class ServerConfig:
     dns_timeout: float = 2.0
     rcvbuf: int = 4 * 1024 * 1024
     """Per-session receive buffer. netdumpd uses 128 KiB; windowed clients need more."""
-    write_buffer: int = 1024 * 1024
-    """Contiguous dump data gathered before one pwrite."""
+    write_buffer: int = 256 * 1024
+    """Contiguous small pieces gathered before one pwrite; batches of 64 KiB or more
+    go straight from the receive slots with pwritev."""
     max_dumps: int = MAX_DUMPS
     progress_interval: float = 5.0
     max_datagram: int = 65535

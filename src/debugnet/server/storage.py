@@ -20,6 +20,7 @@ from debugnet.server.naming import index_names, vmcore_name
 log = logging.getLogger(__name__)
 
 _ALLOC_LOCK = threading.Lock()
+_HAVE_PWRITEV = hasattr(os, "pwritev")
 
 
 class StorageError(DebugnetError):
@@ -102,7 +103,8 @@ class DumpFiles:
         except OSError:
             os.close(self._info_fd)
             raise
-        self._buf = bytearray(buffer_size)
+        self._buffer_size = buffer_size
+        self._buf = bytearray()  # allocated at the first small write: idle sessions stay small
         self._view = memoryview(self._buf)
         self._start = 0
         self._fill = 0
@@ -124,11 +126,34 @@ class DumpFiles:
             self.flush()
             fill = 0
             self._start = offset
-            if n > len(self._buf):
+            if n > self._buffer_size // 2:
                 self._pwrite(data, offset)
+                self._start = offset + n
                 return
+            if not self._buf:
+                self._buf = bytearray(self._buffer_size)
+                self._view = memoryview(self._buf)
         self._buf[fill : fill + n] = data
         self._fill = fill + n
+
+    def write_pieces(
+        self, offset: int, pieces: tuple[bytes | bytearray | memoryview, ...], length: int
+    ) -> None:
+        """A contiguous run of datagram payloads: gathered if small, else one pwritev, no copy."""
+        if length <= self._buffer_size // 4 or not _HAVE_PWRITEV:
+            for piece in pieces:
+                self.write(offset, piece)
+                offset += len(piece)
+            return
+        self.flush()
+        try:
+            written = os.pwritev(self._core_fd, pieces, offset)
+        except OSError as exc:
+            raise StorageError(offset, exc) from exc
+        if written < length:  # rare: finish the rest the slow way
+            self._pwrite(b"".join(pieces)[written:], offset + written)
+        self.high_water = max(self.high_water, offset + length)
+        self._start, self._fill = offset + length, 0
 
     def flush(self) -> None:
         if self._fill:

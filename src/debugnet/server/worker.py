@@ -21,6 +21,7 @@ from debugnet.server import mmsg
 from debugnet.server.storage import DumpFiles, DumpLimitReached, StorageError
 from debugnet.transport.events import (
     DataReceived,
+    DataRunReceived,
     FinishRequested,
     KdhReceived,
     KeyReceived,
@@ -203,18 +204,17 @@ class SessionWorker:
             now = monotonic()
             if views:
                 with lock:
-                    for datagram in views:
-                        ev = session.receive_datagram(datagram, now)
-                        if ev is None:
-                            continue
-                        if ev.__class__ is DataReceived:
+                    for ev in session.receive_datagrams(views, now):
+                        if ev.__class__ is DataRunReceived:
                             try:
-                                files.write(ev.offset, ev.data)
+                                files.write_pieces(ev.offset, ev.pieces, ev.length)
                             except StorageError as exc:
                                 self._storage_failed(exc)
                                 return
                         else:
                             self._on_event(ev, now)
+                        if session.state is SessionState.FAILED:
+                            return
                     acks = session.datagrams_to_send()
                     if acks:
                         transmit(acks)
@@ -258,10 +258,13 @@ class SessionWorker:
             self._on_timeout(now)
         elif isinstance(ev, SessionEnded):
             pass
-        elif isinstance(ev, DataReceived):
+        elif isinstance(ev, DataReceived | DataRunReceived):
             assert self.files is not None
             try:
-                self.files.write(ev.offset, ev.data)
+                if isinstance(ev, DataReceived):
+                    self.files.write(ev.offset, ev.data)
+                else:
+                    self.files.write_pieces(ev.offset, ev.pieces, ev.length)
             except StorageError as exc:
                 self._storage_failed(exc)
 

@@ -28,6 +28,20 @@ class DataReceived(ServerEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class DataRunReceived(ServerEvent):
+    """Contiguous dump data from several datagrams of one batch, starting at ``offset``.
+
+    The batch form of DataReceived: one event per run instead of per packet,
+    and the pieces are views into the receive slots, so storage can write them
+    with one ``pwritev`` and no copy. Valid until the next batch is received.
+    """
+
+    offset: int
+    pieces: tuple[bytes | bytearray | memoryview, ...]
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
 class KdhReceived(ServerEvent):
     """The kerneldumpheader message, raw: netdumpd acks it first, then checks its size."""
 

@@ -16,6 +16,7 @@ from enum import Enum
 from debugnet.errors import LocalProtocolError, WireError
 from debugnet.transport.events import (
     DataReceived,
+    DataRunReceived,
     FinishRequested,
     KdhReceived,
     KeyReceived,
@@ -169,6 +170,62 @@ class ServerSession:
             return FinishRequested()
         self._drop("unexpected type", mtype)
         return None
+
+    def receive_datagrams(
+        self, datagrams: list[memoryview] | list[bytes], now: float
+    ) -> list[ServerEvent]:
+        """Take a batch of datagrams; contiguous DATA comes back as DataRunReceived runs.
+
+        Behaves exactly like ``receive_datagram`` on each in turn, but a
+        windowed client's 64 packets cost one event and one range update
+        instead of 64. Events keep the order of the datagrams.
+        """
+        events: list[ServerEvent] = []
+        acks = self._acks
+        unpack, pack, data_type, open_ = HEADER.unpack_from, _pack_ack, _DATA, SessionState.OPEN
+        pieces: list[bytes | bytearray | memoryview] = []
+        start = end = -1
+        count = total = 0
+        for payload in datagrams:
+            n = len(payload)
+            if n >= _HDR and self.state is open_:
+                mtype, seqno, offset, length, _aux2 = unpack(payload)
+                if mtype == data_type and length == n - _HDR:
+                    acks.append(pack(seqno))
+                    count += 1
+                    total += length
+                    if offset != end:
+                        self._end_run(events, start, end, pieces)
+                        pieces = []
+                        start = end = offset
+                    pieces.append(payload[_HDR:])
+                    end += length
+                    continue
+            self._end_run(events, start, end, pieces)
+            pieces, start, end = [], -1, -1
+            ev = self.receive_datagram(payload, now)
+            if ev is not None:
+                events.append(ev)
+        self._end_run(events, start, end, pieces)
+        if count:
+            stats = self.stats
+            stats.packets += count
+            stats.data_packets += count
+            stats.data_bytes += total
+            self.any_data = True
+            self.last_heard = now
+        return events
+
+    def _end_run(
+        self,
+        events: list[ServerEvent],
+        start: int,
+        end: int,
+        pieces: list[bytes | bytearray | memoryview],
+    ) -> None:
+        if pieces:
+            events.append(DataRunReceived(start, tuple(pieces), end - start))
+            self.ranges.add(start, end)
 
     def receive_herald(self, herald: Herald, now: float) -> bool:
         """A herald from this session's client reached the listener again.
