@@ -67,6 +67,7 @@ class SessionWorker:
         self.outcome = "starting"
         self.sock: socket.socket | None = None
         self._closers: list[Callable[[], None]] = []
+        self.batches = 0
         self.thread = threading.Thread(target=self._main, name=f"dump-{client_ip}", daemon=True)
 
     def start(self) -> None:
@@ -203,6 +204,7 @@ class SessionWorker:
                 continue  # an ICMP error for an earlier ack; the client is not listening yet
             now = monotonic()
             if views:
+                self.batches += 1
                 with lock:
                     for ev in session.receive_datagrams(views, now):
                         if ev.__class__ is DataRunReceived:
@@ -350,12 +352,14 @@ class SessionWorker:
         stats = self.session.stats
         elapsed = now - self.session.started
         log.info(
-            "%s: dump ended (%s): %d bytes in %.2fs (%.1f MB/s) -> %s",
+            "%s: dump ended (%s): %d bytes in %.2fs (%.1f MB/s, %d packets in %d batches) -> %s",
             self.client_ip,
             reason,
             stats.data_bytes,
             elapsed,
             stats.data_bytes / max(elapsed, 1e-9) / 1e6,
+            stats.packets,
+            self.batches,
             self.files.vmcore_path,
         )
         self.server.handlers.run(
