@@ -94,8 +94,9 @@ def run(args: argparse.Namespace) -> int:
     mode = Mode(args.mode)
     config = TransportConfig(mode=mode, window=args.window, budget=args.timeout)
     if args.timeout is not None and mode is Mode.SEED:
-        rounds = max(int(args.timeout / config.seed_round) - 2, 0)
-        config = TransportConfig(mode=mode, nretries=rounds)
+        # Keep the kernel's rounds and shorten each: (nretries + 2) rounds in all.
+        per_round = args.timeout / (config.nretries + 2) / config.poll_interval
+        config = TransportConfig(mode=mode, npolls=max(int(per_round) - 1, 1))
     client = args.client or route_source(args.server)
     bar = Progress(sys.stderr) if sys.stderr.isatty() else None
     with open_source(args.file) as src:

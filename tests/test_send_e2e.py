@@ -1,0 +1,188 @@
+"""`debugnet send` to `debugnet serve` over 127.0.0.N: byte-exact, both modes, compressed or not."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import random
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from debugnet.cli.send import Progress
+from debugnet.errors import Busy, ErrnoError, TimedOut
+from debugnet.netdump.client import DumpProgress
+from debugnet.netdump.send import send_dump
+from debugnet.transport.config import Mode, TransportConfig
+from tests.netutil import free_loopback
+
+DEBUGNET = [sys.executable, "-m", "debugnet"]
+SIZE = 3_000_000
+
+
+@dataclass
+class Serve:
+    ip: str
+    dumpdir: Path
+    proc: subprocess.Popen[bytes]
+
+    def last(self) -> tuple[Path, Path]:
+        core = (self.dumpdir / f"vmcore.{self.ip}.last").resolve()
+        info = (self.dumpdir / f"info.{self.ip}.last").resolve()
+        return core, info
+
+
+def start_serve(dumpdir: Path) -> Serve:
+    ip = free_loopback()
+    log = dumpdir.parent / f"{dumpdir.name}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [*DEBUGNET, "serve", "--bind", ip, "--dir", str(dumpdir), "--no-resolve"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        if b"listening" in log.read_bytes():
+            return Serve(ip, dumpdir, proc)
+        time.sleep(0.05)  # waiting for a process to start, not for a protocol timer
+    proc.kill()
+    proc.wait()
+    pytest.fail(f"debugnet serve did not start: {log.read_bytes()!r}")
+
+
+@pytest.fixture(scope="module")
+def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
+    running = start_serve(tmp_path_factory.mktemp("crash"))
+    yield running
+    running.proc.terminate()
+    try:
+        running.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        running.proc.kill()
+        running.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def dump_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    data = b"\xaa" * 500_000 + random.Random(5).randbytes(SIZE - 500_000)
+    path = tmp_path_factory.mktemp("src") / "memory.img"
+    path.write_bytes(data)
+    return path, data
+
+
+def send(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [*DEBUGNET, "send", *args], input=stdin, capture_output=True, timeout=120, check=False
+    )
+
+
+DECOMPRESS = {
+    None: lambda b: b,
+    "gzip": gzip.decompress,
+    "zstd": lambda b: zstandard.ZstdDecompressor().decompressobj().decompress(b),
+}
+
+
+@pytest.mark.parametrize("compress", [None, "gzip", "zstd"])
+@pytest.mark.parametrize("mode", ["window", "seed"])
+def test_send_to_serve_byte_exact(
+    serve: Serve, dump_file: tuple[Path, bytes], mode: str, compress: str | None
+) -> None:
+    path, data = dump_file
+    extra = ["--compress", compress] if compress else []
+    res = send("-s", serve.ip, "-c", serve.ip, "--mode", mode, *extra, "--panic", "e2e", str(path))
+    assert res.returncode == 0, res.stderr
+    out = res.stdout.decode()
+    assert f"{mode} mode" in out and out.count("\n") == 1
+    core, info = serve.last()
+    suffix = {None: "", "gzip": ".gz", "zstd": ".zst"}[compress]
+    assert core.name.endswith(suffix) and core.name.startswith(f"vmcore.{serve.ip}.")
+    assert DECOMPRESS[compress](core.read_bytes()) == data
+    text = info.read_text()
+    assert "Dump complete" in text and "Panic String: e2e" in text
+    assert f"Compression: {compress or 'none'}" in text
+
+
+def test_send_stdin_kdh_after_data(serve: Serve, dump_file: tuple[Path, bytes]) -> None:
+    _, data = dump_file
+    res = send("-s", serve.ip, "-c", serve.ip, "-", stdin=data[:1_000_000])
+    assert res.returncode == 0, res.stderr
+    core, info = serve.last()
+    assert core.read_bytes() == data[:1_000_000]
+    assert "Dump Length: 1000000B" in info.read_text()
+
+
+def test_api_send_dump_with_key(serve: Serve) -> None:
+    payload = random.Random(9).randbytes(400_000)
+    result = send_dump(serve.ip, io.BytesIO(payload), client=serve.ip, key=b"\x01" * 300)
+    assert result.bytes_sent == 400_000 and result.server_port not in (None, 20023)
+    core, _ = serve.last()
+    assert core.read_bytes() == payload
+    key = serve.dumpdir / f"key.{serve.ip}.{core.name.rsplit('.', 1)[1]}"
+    assert key.read_bytes() == b"\x01" * 300
+
+
+def test_missing_file_is_one_line(serve: Serve, tmp_path: Path) -> None:
+    res = send("-s", serve.ip, "-c", serve.ip, str(tmp_path / "nope"))
+    assert res.returncode != 0
+    assert res.stderr.decode().strip().count("\n") == 0
+    assert "no such file" in res.stderr.decode()
+
+
+def test_refused_server_is_one_line() -> None:
+    ip = free_loopback()
+    res = send("-s", ip, "-c", ip, "/dev/null")
+    assert res.returncode != 0
+    err = res.stderr.decode()
+    assert err.count("\n") == 1 and "refused" in err
+
+
+@pytest.mark.parametrize("mode", ["window", "seed"])
+def test_silent_server_is_etimedout(mode: str) -> None:
+    ip = free_loopback()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind((ip, 20023))
+        res = send("-s", ip, "-c", ip, "--mode", mode, "--timeout", "0.5", "/dev/null")
+    assert res.returncode != 0
+    err = res.stderr.decode()
+    assert err.count("\n") == 1 and "no answer" in err
+
+
+def test_client_port_taken_is_busy() -> None:
+    ip = free_loopback()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind((ip, 20024))
+        with pytest.raises(Busy, match="20024"):
+            send_dump(ip, b"x", client=ip)
+        res = send("-s", ip, "-c", ip, "/dev/null")
+    assert res.returncode != 0 and "in use" in res.stderr.decode()
+
+
+def test_api_timeout_raises_timedout() -> None:
+    ip = free_loopback()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind((ip, 20023))
+        with pytest.raises(TimedOut):
+            send_dump(ip, b"abc", client=ip, config=TransportConfig(budget=0.3))
+        with pytest.raises(ErrnoError):
+            cfg = TransportConfig(mode=Mode.SEED, npolls=20, nretries=1)
+            send_dump(ip, b"abc", client=ip, config=cfg)
+
+
+def test_progress_line() -> None:
+    out = io.StringIO()
+    bar = Progress(out)  # type: ignore[arg-type]
+    bar(DumpProgress(500_000, 500_000, 400_000, 1_000_000, 3, 400))
+    bar(DumpProgress(1_000_000, 1_000_000, 1_000_000, 1_000_000, 3, 700))
+    bar.end()
+    text = out.getvalue()
+    assert text.startswith("\r") and text.endswith("\n")
+    assert "MB/s" in text and "retrans 3" in text and "ETA" in text and "100%" in text
