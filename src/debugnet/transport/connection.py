@@ -66,6 +66,8 @@ TRANSITIONS: dict[tuple[ConnState, Trigger], ConnState] = {
     (ConnState.REMOTE_CLOSED, Trigger.REMOTE_FINISHED): ConnState.REMOTE_CLOSED,
 }
 
+_GOT_PORT = ConnState.GOT_HERALD_PORT
+
 _STRATEGIES: dict[Mode, type[SeedStrategy] | type[WindowStrategy]] = {
     Mode.SEED: SeedStrategy,
     Mode.WINDOW: WindowStrategy,
@@ -205,6 +207,11 @@ class ClientConnection:
         self, data: bytes | bytearray | memoryview, now: float, src_port: int
     ) -> None:
         """One UDP payload that reached the client port from the server's address."""
+        if len(data) == 4 and self.state is _GOT_PORT and not self._closed:
+            self.strategy.on_ack(int.from_bytes(data, "big"), now)  # the hot path
+            if self._done:
+                self._collect()
+            return
         if self._closed or self.state is ConnState.INIT:
             self.stats.dropped_bad += 1
             return

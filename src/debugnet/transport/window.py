@@ -62,6 +62,9 @@ class WindowStrategy(SendStrategy):
         super().__init__(stats, done)
         self._config = config
         self._cc = config.cc
+        self._window = float(config.window)
+        self._rto_min = config.rto_min
+        self._rto_max = config.rto_max
         self._budget = config.give_up_after
         # Packets never sent: (seqno, datagram, message).
         self._pending: deque[tuple[int, bytes, OutMessage]] = deque()
@@ -164,6 +167,7 @@ class WindowStrategy(SendStrategy):
     # -- acks --------------------------------------------------------------------
 
     def on_ack(self, seqno: int, now: float) -> None:
+        # The hot path: one call per data packet, so the common steps are inline.
         entry = self._sent.pop(seqno, None)
         stats = self.stats
         if entry is None:
@@ -179,10 +183,24 @@ class WindowStrategy(SendStrategy):
         else:
             self._flight -= 1
         if not entry.retransmitted:
-            self._rtt_sample(now - entry.time)
-        if entry.tx > self._largest_acked_tx:
-            self._largest_acked_tx = entry.tx
-        self._grow(entry)
+            rtt = now - entry.time
+            srtt = self.srtt
+            if srtt is None or rtt < self.min_rtt:
+                self._rtt_sample(rtt)
+            else:
+                # RFC 6298 section 2.3, inline.
+                self.latest_rtt = rtt
+                rttvar = self.rttvar = 0.75 * self.rttvar + 0.25 * abs(srtt - rtt)
+                srtt = self.srtt = 0.875 * srtt + 0.125 * rtt
+                rto = srtt + 4 * rttvar
+                self._rto = self._rto_min if rto < self._rto_min else min(rto, self._rto_max)
+        tx = entry.tx
+        if tx > self._largest_acked_tx:
+            self._largest_acked_tx = tx
+        if self._cc is not CongestionControl.FIXED and entry.time > self._recovery_start:
+            cwnd = self.cwnd
+            cwnd += 1.0 if cwnd < self.ssthresh else 1.0 / cwnd
+            self.cwnd = cwnd if cwnd < self._window else self._window
         msg = entry.msg
         msg.remaining -= 1
         if msg.remaining == 0:
@@ -190,9 +208,18 @@ class WindowStrategy(SendStrategy):
             if msg is self._blocking:
                 self._blocking = None
         self._last_progress = now
-        self._backoff = 0
-        self._detect_losses(now)
-        self._rto_deadline = now + self.rto if self._flight else None
+        if self._backoff:
+            self._backoff = 0
+        # Loss detection, with the in-order case (nothing to declare) kept short.
+        order = self._order
+        if order and order[0][0] == tx:
+            order.popleft()
+        if order and order[0][0] < tx:
+            self._detect_losses(now)
+        if self._flight:
+            self._rto_deadline = now + (self._rto if not self._backoff else self.rto)
+        else:
+            self._rto_deadline = None
 
     def _unsent(self, seqno: int) -> bool:
         pending = self._pending
@@ -212,13 +239,6 @@ class WindowStrategy(SendStrategy):
         rto = self.srtt + 4 * self.rttvar
         cfg = self._config
         self._rto = min(max(rto, cfg.rto_min), cfg.rto_max)
-
-    def _grow(self, entry: _Sent) -> None:
-        if self._cc is CongestionControl.FIXED or entry.time <= self._recovery_start:
-            return
-        cwnd = self.cwnd
-        cwnd += 1.0 if cwnd < self.ssthresh else 1.0 / cwnd
-        self.cwnd = min(cwnd, float(self._config.window))
 
     # -- loss --------------------------------------------------------------------
 
