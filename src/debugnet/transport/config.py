@@ -51,7 +51,7 @@ class TransportConfig:
     """Cap on packets in flight in window mode."""
     poll_interval: float = 0.0005
     mtu: int = 1500
-    rto_initial: float = 0.2
+    rto_initial: float = 0.1
     """Retransmission timeout before the first RTT sample."""
     rto_min: float = 0.01
     rto_max: float = 1.0

@@ -291,8 +291,7 @@ class WindowStrategy(SendStrategy):
         cwnd = self.cwnd
         if cc is CongestionControl.HYBRID and self.srtt is not None and self.srtt > 0:
             ratio = min(self.min_rtt / self.srtt, 1.0)
-            queued = cwnd * (1.0 - ratio)
-            if queued < cfg.queue_threshold:
+            if self._queued() < cfg.queue_threshold:
                 self.stats.random_losses += 1
                 return False
             target = max(cwnd * 0.5, cwnd * ratio + cfg.queue_threshold)
@@ -300,6 +299,13 @@ class WindowStrategy(SendStrategy):
             target = cwnd * 0.5
         self.cwnd = self.ssthresh = max(target, float(cfg.min_window))
         return True
+
+    def _queued(self) -> float:
+        """Packets the RTT says are waiting in the path: cwnd * (1 - min_rtt / srtt)."""
+        srtt = self.srtt
+        if srtt is None or srtt <= 0:
+            return 0.0
+        return self.cwnd * max(1.0 - self.min_rtt / srtt, 0.0)
 
     # -- timers ------------------------------------------------------------------
 
@@ -343,8 +349,17 @@ class WindowStrategy(SendStrategy):
         self._order.clear()
         self._recovery_start = now
         if self._cc is not CongestionControl.FIXED:
-            self.ssthresh = max(self.cwnd * 0.5, float(self._config.min_window))
-            self.cwnd = float(self._config.min_window)
+            # HYBRID: a timeout without a queue behind it (a lost tail packet, a
+            # cut link) says nothing about capacity, so slow start may climb
+            # straight back to the old window.
+            keep = (
+                self._cc is CongestionControl.HYBRID
+                and self._queued() < self._config.queue_threshold
+            )
+            floor = float(self._config.min_window)
+            if self.srtt is not None:  # before any sample (the herald) nothing is known
+                self.ssthresh = max(self.cwnd if keep else self.cwnd * 0.5, floor)
+            self.cwnd = floor
         self._backoff += 1
         self._rto_deadline = None
         log.debug("window: timeout, rto now %.3f s, cwnd %.1f", self.rto, self.cwnd)

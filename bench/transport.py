@@ -1,0 +1,331 @@
+"""Client transport benchmark: seed vs window, in the simulator and over 127.0.0.N.
+
+    python bench/transport.py                # everything
+    python bench/transport.py --sim-only     # the deterministic simulator tables
+    python bench/transport.py --loopback-mb 200 --rounds 3
+
+1. Simulator (deterministic): goodput as a fraction of a 1 Gbit/s link for
+   ``seed`` and ``window`` over RTT {0.1, 1, 10} ms x loss {0, 0.1, 1, 5} %.
+2. Simulator: a receiver that handles a datagram every 20 us behind a socket
+   buffer of only 64 datagrams, against the same receiver with an unbounded
+   buffer; window (HYBRID, RENO), a fixed 256-packet window and seed.
+3. Loopback, real sockets: MB/s of both modes against ``debugnet serve`` and
+   against the C floor server, and the C blaster against the same C server
+   (built with gcc from ../shared/floor). Medians of ``--rounds`` runs,
+   interleaved, because the machine's speed drifts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.simnet import run_dump  # noqa: E402
+
+from debugnet.sim import LinkConfig  # noqa: E402
+from debugnet.transport.config import CongestionControl, Mode, TransportConfig  # noqa: E402
+
+RATE = 1e9
+FLOOR_SRC = ROOT.parent / "shared" / "floor"
+
+
+# -- simulator ------------------------------------------------------------------------
+
+
+def sim_run(
+    config: TransportConfig,
+    size: int,
+    rtt: float,
+    loss: float = 0.0,
+    seed: int = 1,
+    **server: object,
+) -> tuple[float, int]:
+    """(goodput as a fraction of RATE, retransmissions) for one simulated dump."""
+    data = random.Random(seed).randbytes(size)
+    link = LinkConfig(rate_bps=RATE, delay=rtt / 2, loss=loss, queue_limit=1000)
+    net = run_dump(config, link, data, seed=seed, until=3600.0, **server)
+    if net.client.error is not None or net.client.finished_at is None:
+        return 0.0, net.client.conn.stats.retransmissions
+    assert bytes(net.server.seen.files[-1]) == data
+    return size * 8 / net.client.finished_at / RATE, net.client.conn.stats.retransmissions
+
+
+def seed_size(loss: float, big: int) -> int:
+    # The kernel's algorithm stalls a second per lost packet: keep its runs short.
+    if loss >= 0.05:
+        return big // 32
+    if loss >= 0.01:
+        return big // 16
+    if loss > 0:
+        return big // 4
+    return big
+
+
+def table_goodput(big: int) -> None:
+    print(f"\n## Goodput, fraction of a 1 Gbit/s link ({big >> 20} MiB window runs)\n")
+    print("| RTT | loss | seed | window (hybrid) | window (reno) | window/seed | hybrid/reno |")
+    print("|---|---|---|---|---|---|---|")
+    for rtt in (0.0001, 0.001, 0.01):
+        for loss in (0.0, 0.001, 0.01, 0.05):
+            seed_frac, _ = sim_run(TransportConfig(mode=Mode.SEED), seed_size(loss, big), rtt, loss)
+            win_frac, _ = sim_run(TransportConfig(mode=Mode.WINDOW), big, rtt, loss)
+            reno, _ = sim_run(TransportConfig(cc=CongestionControl.RENO), big, rtt, loss)
+            ratio = win_frac / seed_frac if seed_frac else float("inf")
+            print(
+                f"| {rtt * 1e3:g} ms | {loss * 100:g} % | {seed_frac:.4f} | {win_frac:.3f} "
+                f"| {reno:.3f} | {ratio:.1f}x | {win_frac / reno:.1f}x |"
+            )
+
+
+def table_small_buffer(size: int) -> None:
+    service = 20e-6
+    print(
+        f"\n## Receiver handling one datagram per {service * 1e6:g} us "
+        f"({1448 / service / 1e6:.0f} MB/s), socket buffer 64 datagrams vs unbounded\n"
+    )
+    print("| RTT | client | unbounded MB/s | 64-datagram buffer MB/s | kept | retransmitted |")
+    print("|---|---|---|---|---|---|")
+    rows: list[tuple[str, TransportConfig]] = [
+        ("window (hybrid)", TransportConfig()),
+        ("window (reno)", TransportConfig(cc=CongestionControl.RENO)),
+        ("fixed 256 window", TransportConfig(cc=CongestionControl.FIXED, initial_window=256)),
+        ("seed", TransportConfig(mode=Mode.SEED)),
+    ]
+    for rtt in (0.0001, 0.001):
+        for name, cfg in rows:
+            n = size if cfg.mode is Mode.WINDOW else size // 4
+            free, _ = sim_run(cfg, n, rtt, service_time=service)
+            small, rexmit = sim_run(cfg, n, rtt, service_time=service, rcvbuf=64)
+            mb = RATE / 8 / 1e6
+            kept = small / free if free else 0.0
+            print(
+                f"| {rtt * 1e3:g} ms | {name} | {free * mb:.1f} | {small * mb:.1f} | {kept:.0%} "
+                f"| {rexmit / (n / 1448):.1%} |"
+            )
+
+
+# -- loopback -------------------------------------------------------------------------
+
+
+def free_ip() -> str:
+    rng = random.Random()
+    for _ in range(200):
+        ip = f"127.0.{rng.randint(1, 254)}.{rng.randint(2, 254)}"
+        socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+        try:
+            socks[0].bind((ip, 20023))
+            socks[1].bind((ip, 20024))
+            return ip
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free 127.0.x.y")
+
+
+def start(cmd: list[str], ready: bytes, log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        if ready in log.read_bytes():
+            return proc
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    raise RuntimeError(f"{cmd[0]} did not start: {log.read_bytes()[-500:]!r}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def ours(ip: str, data: bytes, mode: Mode, dumpdir: Path) -> float:
+    from debugnet.netdump.send import send_dump
+
+    result = send_dump(ip, data, client=ip, mode=mode)
+    for f in dumpdir.iterdir():
+        if f.is_file() or f.is_symlink():
+            f.unlink()
+    return result.mbps
+
+
+def blaster(binary: Path, ip: str, mode: str, nbytes: int, dumpdir: Path, *extra: str) -> float:
+    args = [str(binary), "--server", ip, "--bind", ip, "--mode", mode, "--bytes", str(nbytes)]
+    out = subprocess.run([*args, *extra], capture_output=True, text=True, check=True, timeout=120)
+    for f in dumpdir.iterdir():
+        f.unlink()
+    fields = dict(kv.split("=", 1) for kv in out.stdout.split() if "=" in kv)
+    return float(fields["MBps"])
+
+
+def medians(runs: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
+    got: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, fn in runs.items():
+            got[name].append(fn())
+    return {name: statistics.median(v) for name, v in got.items()}
+
+
+def loopback(megabytes: int, rounds: int) -> None:
+    data = random.Random(3).randbytes(megabytes * 1_000_000)
+    base = Path(tempfile.mkdtemp(prefix="bench-transport-", dir="/dev/shm"))
+    try:
+        print(f"\n## Loopback, {megabytes} MB, medians of {rounds} (MB/s)\n")
+        loop_serve(data, base, rounds)
+        loop_floor(data, base, rounds)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def loop_serve(data: bytes, base: Path, rounds: int) -> None:
+    ip = free_ip()
+    dumpdir = base / "serve"
+    cmd = [sys.executable, "-m", "debugnet", "serve", "--bind", ip, "--dir", str(dumpdir)]
+    try:
+        proc = start([*cmd, "--no-resolve", "--log-level", "warning"], b"listening", base / "s.log")
+    except (RuntimeError, OSError) as exc:
+        print(f"debugnet serve row skipped: {exc}")
+        return
+    try:
+        got = medians(
+            {
+                "window": lambda: ours(ip, data, Mode.WINDOW, dumpdir),
+                "seed": lambda: ours(ip, data, Mode.SEED, dumpdir),
+            },
+            rounds,
+        )
+    finally:
+        stop(proc)
+    print("| server | our seed | our window | window/seed |")
+    print("|---|---|---|---|")
+    print(
+        f"| debugnet serve | {got['seed']:.1f} | {got['window']:.1f} "
+        f"| {got['window'] / got['seed']:.1f}x |"
+    )
+
+
+def build_floor(out: Path) -> tuple[Path, Path] | None:
+    gcc = shutil.which("gcc")
+    if gcc is None or not (FLOOR_SRC / "floor_server.c").exists():
+        print("C floor rows skipped: gcc or ../shared/floor missing")
+        return None
+    server, client = out / "floor_server", out / "blaster"
+    subprocess.run([gcc, "-O2", "-o", str(server), str(FLOOR_SRC / "floor_server.c")], check=True)
+    subprocess.run([gcc, "-O2", "-o", str(client), str(FLOOR_SRC / "blaster.c")], check=True)
+    return server, client
+
+
+def loop_floor(data: bytes, base: Path, rounds: int) -> None:
+    built = build_floor(base)
+    if built is None:
+        return
+    server_bin, blaster_bin = built
+    ip = free_ip()
+    dumpdir = base / "floor"
+    dumpdir.mkdir()
+    proc = start([str(server_bin), "-d", str(dumpdir), "-a", ip], b"listening", base / "f.log")
+    n = len(data)
+    try:
+        got = medians(
+            {
+                "window": lambda: ours(ip, data, Mode.WINDOW, dumpdir),
+                "seed": lambda: ours(ip, data, Mode.SEED, dumpdir),
+                "c window": lambda: blaster(
+                    blaster_bin, ip, "window", n, dumpdir, "--window", "256"
+                ),
+                "c window nogso": lambda: blaster(
+                    blaster_bin, ip, "window", n, dumpdir, "--window", "256", "--no-gso"
+                ),
+                "c seed": lambda: blaster(blaster_bin, ip, "seed", n, dumpdir),
+            },
+            rounds,
+        )
+    finally:
+        stop(proc)
+    print(
+        f"| C floor server | {got['seed']:.1f} | {got['window']:.1f} "
+        f"| {got['window'] / got['seed']:.1f}x |"
+    )
+    print("\n| client vs C floor server | seed | window 256 | ours / C blaster (window) |")
+    print("|---|---|---|---|")
+    print(f"| our client | {got['seed']:.1f} | {got['window']:.1f} | |")
+    print(
+        f"| C blaster (GSO) | {got['c seed']:.1f} | {got['c window']:.1f} "
+        f"| {got['window'] / got['c window']:.2f} |"
+    )
+    print(
+        f"| C blaster (--no-gso) | | {got['c window nogso']:.1f} "
+        f"| {got['window'] / got['c window nogso']:.2f} |"
+    )
+    loop_small_rcvbuf(server_bin, blaster_bin, data, base, rounds)
+
+
+def loop_small_rcvbuf(
+    server_bin: Path, blaster_bin: Path, data: bytes, base: Path, rounds: int
+) -> None:
+    """netdumpd's 128 KiB SO_RCVBUF: fewer than 256 datagrams fit."""
+    ip = free_ip()
+    dumpdir = base / "floor-small"
+    dumpdir.mkdir()
+    cmd = [str(server_bin), "-d", str(dumpdir), "-a", ip, "--rcvbuf", "131072"]
+    proc = start(cmd, b"listening", base / "fs.log")
+    n = min(len(data), 30_000_000)
+    part = data[:n]
+    try:
+        got = medians(
+            {
+                "window": lambda: ours(ip, part, Mode.WINDOW, dumpdir),
+                "c window": lambda: blaster(
+                    blaster_bin, ip, "window", n, dumpdir, "--window", "256"
+                ),
+            },
+            rounds,
+        )
+    finally:
+        stop(proc)
+    print(f"\n| C floor server, SO_RCVBUF 128 KiB ({n // 1_000_000} MB) | window 256 MB/s |")
+    print("|---|---|")
+    print(f"| our client (congestion control) | {got['window']:.1f} |")
+    print(f"| C blaster (fixed window) | {got['c window']:.1f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sim-mib", type=int, default=16, help="window runs in the simulator")
+    parser.add_argument("--loopback-mb", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sim-only", action="store_true")
+    parser.add_argument("--loopback-only", action="store_true")
+    args = parser.parse_args()
+    print(f"# bench/transport.py  (python {sys.version.split()[0]}, {os.cpu_count()} CPUs)")
+    if not args.loopback_only:
+        t = time.monotonic()
+        table_goodput(args.sim_mib << 20)
+        table_small_buffer(args.sim_mib << 20)
+        print(f"\n(simulator tables: {time.monotonic() - t:.0f} s of wall time)")
+    if not args.sim_only:
+        loopback(args.loopback_mb, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
