@@ -18,7 +18,14 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
-from debugnet.errors import Busy, ConnectionReset, ErrnoError, InvalidArgument, LocalProtocolError
+from debugnet.errors import (
+    Busy,
+    ConnectionReset,
+    ErrnoError,
+    InvalidArgument,
+    LocalProtocolError,
+    NoSpace,
+)
 from debugnet.transport.client_events import (
     ClientEvent,
     ConnectionFailed,
@@ -183,6 +190,8 @@ class ClientConnection:
             raise InvalidArgument(f"offset {offset} with {size} bytes leaves 64-bit range")
         step = self._payload
         first = self._seqno
+        if first + max(-(-size // step), 1) - 1 > _U32:
+            raise NoSpace("the 32-bit seqno space of this connection is used up")
         pack = HEADER.pack
         view = memoryview(data)
         packets: list[bytes] = []
