@@ -85,6 +85,7 @@ class UdpShell:
         self.sock = sock
         self.client = client
         self.client_port = client_port
+        self._peer_port: int | None = None
         self.gso = gso and sys.platform == "linux"
         """Send runs of equal-sized datagrams as one UDP_SEGMENT (GSO) write."""
 
@@ -127,6 +128,11 @@ class UdpShell:
                         except OSError as exc:
                             self._send_failed(exc, driver)
             got = self._receive(driver)
+            if self._peer_port is None and driver.server_port is not None:
+                # The session port is known: let the kernel filter for it and
+                # hand us bare payloads (no address tuple per ack).
+                self._peer_port = driver.server_port
+                sock.connect((server, self._peer_port))
             if driver.error is not None:
                 raise driver.error
             if driver.done:
@@ -191,8 +197,22 @@ class UdpShell:
         got = 0
         sock = self.sock
         server = self.server
-        recvfrom = sock.recvfrom
         clock = time.monotonic
+        port = self._peer_port
+        if port is not None:
+            recv = sock.recv
+            receive = driver.receive_datagram
+            while True:
+                try:
+                    data = recv(65536, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    return got
+                except ConnectionRefusedError:
+                    self._refused(driver)
+                    continue
+                got += 1
+                receive(data, clock(), port)
+        recvfrom = sock.recvfrom
         while True:
             try:
                 data, (addr, port) = recvfrom(65536, socket.MSG_DONTWAIT)
