@@ -6,6 +6,8 @@ import ast
 import pathlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from debugnet.errors import Busy, ConnectionReset, LocalProtocolError, TimedOut
 from debugnet.transport.client_events import (
@@ -389,3 +391,39 @@ def test_cores_import_no_io() -> None:
             else:
                 continue
             assert not names & banned, f"{path.name} imports {names & banned}"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    mode=st.sampled_from(MODES),
+    sizes=st.lists(st.integers(0, 5000), min_size=1, max_size=5),
+    data=st.data(),
+)
+def test_never_acked_without_every_packet_acked(
+    mode: Mode, sizes: list[int], data: st.DataObject
+) -> None:
+    conn = connected(mode)
+    events(conn)
+    idents = [conn.send(MsgType.DATA, bytes(n)) for n in sizes]
+    now = 0.01
+    sent: set[int] = set()
+    acked: set[int] = set()
+    for _ in range(40):
+        sent |= {h.seqno for h in headers(conn.datagrams_to_send(now))}
+        pool = sorted(sent | {0, 1, 999, 2**32 - 1})
+        for seqno in data.draw(st.lists(st.sampled_from(pool), max_size=12)):
+            conn.receive_datagram(ack(seqno), now, SESSION)
+            if seqno in sent:
+                acked.add(seqno)
+        now += 0.0005
+        settle(conn, now)
+    done = {e.message_id for e in events(conn) if isinstance(e, MessageAcked)}
+    first = 2
+    for ident, n in zip(idents, sizes, strict=True):
+        count = max(-(-n // 1448), 1)
+        seqnos = set(range(first, first + count))
+        first += count
+        if ident in done:
+            assert seqnos <= acked
+        elif mode is Mode.WINDOW:
+            assert not seqnos <= acked
