@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
+import pty
 import random
 import socket
 import subprocess
@@ -186,3 +188,35 @@ def test_progress_line() -> None:
     text = out.getvalue()
     assert text.startswith("\r") and text.endswith("\n")
     assert "MB/s" in text and "retrans 3" in text and "ETA" in text and "100%" in text
+
+
+def test_progress_bar_on_a_terminal(serve: Serve, dump_file: tuple[Path, bytes]) -> None:
+    path, data = dump_file
+    master, slave = pty.openpty()
+    try:
+        res = subprocess.run(
+            [*DEBUGNET, "send", "-s", serve.ip, "-c", serve.ip, str(path)],
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            timeout=60,
+            check=False,
+        )
+        os.close(slave)
+        slave = -1
+        screen = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            screen += chunk
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    assert res.returncode == 0
+    text = screen.decode()
+    assert "\r" in text and "MB/s" in text and "retrans" in text and "100%" in text
+    assert serve.last()[0].read_bytes() == data
