@@ -118,9 +118,8 @@ class ClientConnection:
         self._rx_seen: set[int] = set()
         strategy_cls = _STRATEGIES[self.config.mode]
         self.strategy: SendStrategy = strategy_cls(self.config, self.stats, self._done)
-        level = logging.DEBUG if self.config.debug else logging.NOTSET
-        if level:
-            log.setLevel(level)
+        if self.config.debug:  # net.debugnet.debug: the transport's messages become visible
+            logging.getLogger("debugnet.transport").setLevel(logging.DEBUG)
         self.herald_id = self._queue(
             MsgType.HERALD, herald_data, herald_offset, herald_aux2, barrier=True
         )
