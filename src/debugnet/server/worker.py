@@ -122,6 +122,14 @@ class SessionWorker:
         self.host = self.server.resolver.hostname(self.client_ip)
         directory = self.server.output_dir(self.herald.path, self.client_ip)
         try:
+            self.sock = self._open_socket()
+        except OSError as exc:
+            log.error(
+                "%s: cannot open a session socket on %s: %s", self.client_ip, self.local_ip, exc
+            )
+            self.outcome = "refused"
+            return False
+        try:
             self.files = DumpFiles.create(directory, self.host, cfg.max_dumps, cfg.write_buffer)
         except DumpLimitReached as exc:
             log.error("%s: %s; herald not acknowledged", self.client_ip, exc)
@@ -131,7 +139,6 @@ class SessionWorker:
             log.error("%s: cannot create dump files in %s: %s", self.client_ip, directory, exc)
             self.outcome = "refused"
             return False
-        self.sock = self._open_socket()
         self.files.info(b"Dump from %s [%s]\n" % (self.host.encode(), self.client_ip.encode()))
         now = time.monotonic()
         session_cfg = SessionConfig(timeout=cfg.timeout, linger=cfg.linger)
