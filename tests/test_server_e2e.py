@@ -300,3 +300,76 @@ def test_both_io_paths_through_a_lossy_relay(run_server, batch: bool) -> None:
         c.herald()
         c.dump(data, kdh(len(data)))
     assert (srv.dumpdir / f"vmcore.{relay_ip}.0").read_bytes() == data
+
+
+def test_key_over_several_packets_lands_whole(run_server) -> None:
+    srv = run_server()
+    ip = free_loopback((20024,))
+    key = bytes([2]) + bytes(range(32)) + (2048).to_bytes(4, "big") + payload(2048, 12)
+    with DumpClient(ip, srv.ip) as c:
+        c.herald()
+        c.send(KDH, kdh(3000, dumpkeysize=len(key)))  # the seed's order: KDH, then key
+        c.send(EKCD_KEY, key)  # 2085 bytes: two packets at MTU 1500
+        c.dump(b"e" * 3000)
+    assert (srv.dumpdir / f"key.{ip}.0").read_bytes() == key
+    assert file_mode(srv.dumpdir / f"key.{ip}.0") == 0o400
+    assert (srv.dumpdir / f"vmcore_encrypted.{ip}.0").read_bytes() == b"e" * 3000
+
+
+def test_offset_beyond_any_file_is_a_write_error_not_a_crash(
+    run_server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    script, out = handler_script(tmp_path)
+    srv = run_server(handler=script)
+    ip = free_loopback((20024,))
+    with DumpClient(ip, srv.ip, retries=5) as c:
+        c.herald()
+        c.send(DATA, b"x" * 100, 1 << 63)
+        with pytest.raises(ClientTimeout):
+            c.dump(b"y" * 100)
+    wait_for(lambda: len(handler_calls(out)) == 1)
+    assert handler_calls(out)[0][0] == "error"
+    info = (srv.dumpdir / f"info.{ip}.0").read_text()
+    assert info.endswith(
+        "Dump unsuccessful: write error @ offset 8000000000000000: File too large\n"
+    )
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_handler_paths_name_the_dump_subdirectory(run_server, tmp_path: Path) -> None:
+    dumpdir = tmp_path / "crash"
+    (dumpdir / "rack1" / "hostA").mkdir(parents=True)
+    script, out = handler_script(tmp_path)
+    srv = run_server(dumpdir, handler=script)
+    ip = free_loopback((20024,))
+    with DumpClient(ip, srv.ip) as c:
+        c.herald(b"rack1/hostA")
+        c.dump(b"h" * 10)
+    wait_for(lambda: len(handler_calls(out)) == 1)
+    assert handler_calls(out)[0][3:] == [f"rack1/hostA/info.{ip}.0", f"rack1/hostA/vmcore.{ip}.0"]
+
+
+def test_unwritable_herald_directory_falls_back_to_default(run_server, tmp_path: Path) -> None:
+    dumpdir = tmp_path / "crash"
+    (dumpdir / "full").mkdir(parents=True)
+    srv = run_server(dumpdir, max_dumps=2)
+    ip = free_loopback((20024,))
+    for i in range(2):
+        (dumpdir / "full" / f"info.{ip}.{i}").write_text("")
+    with DumpClient(ip, srv.ip) as c:
+        c.herald(b"full")  # every index there is taken: netdumpd retries in the default path
+        c.dump(b"f" * 10)
+    assert (dumpdir / f"vmcore.{ip}.0").read_bytes() == b"f" * 10
+
+
+def test_unknown_kdh_version_is_read_as_v4(run_server) -> None:
+    srv = run_server()
+    ip = free_loopback((20024,))
+    header = bytearray(kdh(100))
+    header[32:36] = (7).to_bytes(4, "big")
+    with DumpClient(ip, srv.ip) as c:
+        c.herald()
+        c.dump(b"v" * 100, bytes(header))
+    info = (srv.dumpdir / f"info.{ip}.0").read_text()
+    assert "  Hostname: crashy\n" in info and "  Header Parity Check: Fail\n" in info
+    assert info.endswith("Dump complete\n")

@@ -50,10 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = build_config(args, create_dir=False)
         assert isinstance(config, ServerConfig)
-        if not args.foreground:
-            _daemonize()
         setup_logging("info", use_syslog=not args.foreground, split_streams=True)
-        return run_server(config, Path(args.pidfile), name="netdumpd")
+        detach = None if args.foreground else _daemonize
+        return run_server(config, Path(args.pidfile), name="netdumpd", detach=detach)
     except (DebugnetError, OSError) as exc:
         print(f"netdumpd: {exc}", file=sys.stderr)
         return 1

@@ -6,6 +6,7 @@ import logging
 import logging.handlers
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from debugnet.server.config import ServerConfig
@@ -32,12 +33,16 @@ def setup_logging(level: str, *, use_syslog: bool, split_streams: bool = False) 
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     if use_syslog:
         address = "/dev/log" if os.path.exists("/dev/log") else "/var/run/log"
-        handler: logging.Handler = logging.handlers.SysLogHandler(
-            address=address, facility=logging.handlers.SysLogHandler.LOG_DAEMON
-        )
-        handler.setFormatter(logging.Formatter("netdumpd[%(process)d]: %(message)s"))
-        root.addHandler(handler)
-        return
+        try:
+            handler: logging.Handler = logging.handlers.SysLogHandler(
+                address=address, facility=logging.handlers.SysLogHandler.LOG_DAEMON
+            )
+        except OSError as exc:
+            print(f"warning: no syslog at {address} ({exc}); logging to stderr", file=sys.stderr)
+        else:
+            handler.setFormatter(logging.Formatter("netdumpd[%(process)d]: %(message)s"))
+            root.addHandler(handler)
+            return
     if split_streams:
         out = logging.StreamHandler(sys.stdout)
         out.addFilter(_MaxLevel(logging.WARNING))
@@ -53,8 +58,17 @@ def setup_logging(level: str, *, use_syslog: bool, split_streams: bool = False) 
     root.addHandler(handler)
 
 
-def run_server(config: ServerConfig, pidfile: Path | None, name: str = "debugnet serve") -> int:
-    """Serve until SIGINT/SIGTERM; every open session then ends as timed out. Exit status 0."""
+def run_server(
+    config: ServerConfig,
+    pidfile: Path | None,
+    name: str = "debugnet serve",
+    detach: Callable[[], None] | None = None,
+) -> int:
+    """Serve until SIGINT/SIGTERM; every open session then ends as timed out. Exit status 0.
+
+    ``detach`` (daemonizing) runs after the pidfile is held and the socket is
+    bound, so a second instance or a taken port is reported, not hidden.
+    """
     lock = PidFile(pidfile) if pidfile is not None else None
     if lock is not None:
         lock.acquire()
@@ -63,6 +77,10 @@ def run_server(config: ServerConfig, pidfile: Path | None, name: str = "debugnet
         server.open()
         host, port = server.address
         print(f"{name}: listening on udp {host}:{port}, dumps go to {config.dumpdir}", flush=True)
+        if detach is not None:
+            detach()
+            if lock is not None:
+                lock.rewrite()
         server.install_signal_handlers()
         server.serve_forever()
     finally:

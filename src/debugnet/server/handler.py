@@ -53,7 +53,9 @@ class HandlerRunner:
         thread.start()
 
     def _relative(self, path: Path) -> str:
-        return os.path.join(".", os.path.relpath(path, self.dumpdir))
+        """As netdumpd names them: ``<path>/<file>``, so ``./info.h.0`` for the default "."."""
+        directory = os.path.relpath(path.parent, self.dumpdir)
+        return f"{directory}/{path.name}"
 
     def _run(self, argv: list[str]) -> None:
         try:

@@ -62,8 +62,7 @@ class Server:
 
     def open(self) -> None:
         cfg = self.config
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # no SO_REUSEADDR: one owner
         for opt in (_IP_PKTINFO, _IP_RECVDSTADDR):
             if opt is not None:
                 sock.setsockopt(socket.IPPROTO_IP, opt, 1)
@@ -135,17 +134,20 @@ class Server:
         self.counters["heralds"] += 1
         local = _destination(ancdata, self.config.bind)
         now = time.monotonic()
+        # Only this thread adds workers, so the lookup and the replacement below
+        # need not be atomic; the worker's own lock is never taken under ours.
         with self._lock:
-            worker = self._workers.get(ip)
-            if worker is not None:
-                if worker.herald_again(herald, now):
-                    self.counters["herald retransmissions"] += 1
-                    return
-                if worker.dump_open():
-                    log.warning("%s: new herald after data; ending the old dump as timed out", ip)
-                    self.counters["restarts"] += 1
-                worker.request_end()
-            worker = SessionWorker(self, herald, ip, local)
+            old = self._workers.get(ip)
+        if old is not None:
+            if old.herald_again(herald, now):
+                self.counters["herald retransmissions"] += 1
+                return
+            if old.dump_open():
+                log.warning("%s: new herald after data; ending the old dump as timed out", ip)
+                self.counters["restarts"] += 1
+            old.request_end()
+        worker = SessionWorker(self, herald, ip, local)
+        with self._lock:
             self._workers[ip] = worker
             self.counters["sessions"] += 1
         worker.start()
@@ -154,6 +156,10 @@ class Server:
 
     def output_dir(self, herald_path: str | None, client: str) -> Path:
         return output_dir(self.config.dumpdir, self.config.default_path, herald_path, client)
+
+    @property
+    def default_dir(self) -> Path:
+        return self.config.dumpdir / self.config.default_path
 
     def worker_done(self, worker: SessionWorker) -> None:
         with self._lock:

@@ -22,9 +22,14 @@ class PidFile:
             other = os.read(fd, 32).decode(errors="replace").strip() or "?"
             os.close(fd)
             raise Busy(f"pidfile {self.path} is held by another instance (pid {other})") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
+        self.rewrite()
+
+    def rewrite(self) -> None:
+        """Record this process's pid (again, after a daemonizing fork: the lock is inherited)."""
+        assert self._fd is not None
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
 
     def release(self) -> None:
         if self._fd is None:

@@ -8,6 +8,7 @@ offset that failed, which is what the info file reports.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -25,6 +26,11 @@ _HAVE_PWRITEV = hasattr(os, "pwritev")
 
 class StorageError(DebugnetError):
     """A write, flush or sync of dump data failed."""
+
+    @classmethod
+    def out_of_range(cls, offset: int) -> StorageError:
+        """An offset no file can have (a client sent 2**63 or more)."""
+        return cls(offset, OSError(errno.EFBIG, os.strerror(errno.EFBIG)))
 
     def __init__(self, offset: int, cause: OSError) -> None:
         super().__init__(f"write error @ offset {offset:08x}: {cause.strerror or cause}")
@@ -109,6 +115,7 @@ class DumpFiles:
         self._start = 0
         self._fill = 0
         self.high_water = 0
+        self._key_fd: int | None = None
         self.closed = False
 
     @classmethod
@@ -150,6 +157,8 @@ class DumpFiles:
             written = os.pwritev(self._core_fd, pieces, offset)
         except OSError as exc:
             raise StorageError(offset, exc) from exc
+        except (OverflowError, ValueError):
+            raise StorageError.out_of_range(offset) from None
         if written < length:  # rare: finish the rest the slow way
             self._pwrite(b"".join(pieces)[written:], offset + written)
         self.high_water = max(self.high_water, offset + length)
@@ -169,6 +178,8 @@ class DumpFiles:
                 pos += os.pwrite(self._core_fd, view[pos:], offset + pos)
             except OSError as exc:
                 raise StorageError(offset + pos, exc) from exc
+            except (OverflowError, ValueError):
+                raise StorageError.out_of_range(offset + pos) from None
         self.high_water = max(self.high_water, offset + len(view))
 
     def sync(self, truncate_to: int | None = None) -> None:
@@ -178,6 +189,8 @@ class DumpFiles:
             if truncate_to is not None:
                 os.ftruncate(self._core_fd, truncate_to)
             os.fsync(self._core_fd)
+            if self._key_fd is not None:
+                os.fsync(self._key_fd)
         except OSError as exc:
             raise StorageError(
                 self.high_water if truncate_to is None else truncate_to, exc
@@ -192,11 +205,31 @@ class DumpFiles:
         except OSError as exc:
             log.error("cannot write %s: %s", self.paths.info, exc)
 
-    def write_key(self, data: bytes) -> None:
-        fd = os.open(self.paths.key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    def write_key(self, offset: int, data: bytes) -> None:
+        """Store a piece of the key record at its offset; the file is created read-only (0400)."""
         try:
-            os.write(fd, data)
-            os.fchmod(fd, 0o400)
+            if self._key_fd is None:
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+                self._key_fd = os.open(self.paths.key, flags, 0o400)
+            view, pos = memoryview(data), 0
+            while pos < len(view):
+                pos += os.pwrite(self._key_fd, view[pos:], offset + pos)
+        except OSError as exc:
+            raise StorageError(offset, exc) from exc
+        except (OverflowError, ValueError):
+            raise StorageError.out_of_range(offset) from None
+
+    def sync_dir(self) -> None:
+        """Make the new names (renames, symlinks, bounds) durable too."""
+        try:
+            fd = os.open(self.paths.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            log.warning("cannot open %s to sync it: %s", self.paths.directory, exc)
+            return
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            log.warning("cannot sync %s: %s", self.paths.directory, exc)
         finally:
             os.close(fd)
 
@@ -214,7 +247,7 @@ class DumpFiles:
             (d / f"vmcore.{host}.last", self.vmcore_path.name),
             (d / f"info.{host}.last", self.paths.info.name),
         ):
-            tmp = d / f".{link.name}.tmp"
+            tmp = d / f".{link.name}.{self.paths.index}.tmp"  # unique per dump: no race
             try:
                 if os.path.lexists(tmp):
                     os.unlink(tmp)
@@ -233,3 +266,5 @@ class DumpFiles:
             log.warning("cannot sync %s: %s", self.paths.info, exc)
         os.close(self._core_fd)
         os.close(self._info_fd)
+        if self._key_fd is not None:
+            os.close(self._key_fd)

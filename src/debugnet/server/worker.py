@@ -14,9 +14,9 @@ import struct
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from debugnet.errors import WireError
 from debugnet.server import mmsg
 from debugnet.server.storage import DumpFiles, DumpLimitReached, StorageError
 from debugnet.transport.events import (
@@ -129,14 +129,15 @@ class SessionWorker:
             )
             self.outcome = "refused"
             return False
-        try:
-            self.files = DumpFiles.create(directory, self.host, cfg.max_dumps, cfg.write_buffer)
-        except DumpLimitReached as exc:
-            log.error("%s: %s; herald not acknowledged", self.client_ip, exc)
-            self.outcome = "refused"
-            return False
-        except OSError as exc:
-            log.error("%s: cannot create dump files in %s: %s", self.client_ip, directory, exc)
+        self.files = self._create_files(directory)
+        if self.files is None and directory != self.server.default_dir:
+            log.warning(
+                "%s: cannot create dump files in %s; retrying in the default path",
+                self.client_ip,
+                directory,
+            )
+            self.files = self._create_files(self.server.default_dir)
+        if self.files is None:
             self.outcome = "refused"
             return False
         self.files.info(b"Dump from %s [%s]\n" % (self.host.encode(), self.client_ip.encode()))
@@ -154,6 +155,16 @@ class SessionWorker:
             self.files.vmcore_path,
         )
         return True
+
+    def _create_files(self, directory: Path) -> DumpFiles | None:
+        cfg = self.config
+        try:
+            return DumpFiles.create(directory, self.host, cfg.max_dumps, cfg.write_buffer)
+        except DumpLimitReached as exc:
+            log.error("%s: %s; herald not acknowledged", self.client_ip, exc)
+        except OSError as exc:
+            log.error("%s: cannot create dump files in %s: %s", self.client_ip, directory, exc)
+        return None
 
     def _open_socket(self) -> socket.socket:
         cfg = self.config
@@ -260,7 +271,7 @@ class SessionWorker:
         if isinstance(ev, KdhReceived):
             self._on_kdh(ev.raw)
         elif isinstance(ev, KeyReceived):
-            self._on_key(ev.data)
+            self._on_key(ev.offset, ev.data)
         elif isinstance(ev, FinishRequested):
             self._on_finish(now)
         elif isinstance(ev, SessionTimedOut):
@@ -283,33 +294,34 @@ class SessionWorker:
             log.warning("%s: bad KDH: packet too small (%d bytes)", self.client_ip, len(raw))
             self.files.info(b"Bad KDH: packet too small\n")
             return
-        try:
-            kdh = KernelDumpHeader.parse(raw)
-        except WireError as exc:
-            log.warning("%s: bad KDH: %s", self.client_ip, exc)
-            self.files.info(b"Bad KDH: %s\n" % exc.reason.encode())
-            return
+        kdh = KernelDumpHeader.parse(raw, lenient=True)  # netdumpd reads any version
+        if kdh.version not in (1, 2, 3, 4):
+            log.warning("%s: KDH version %d read as version 4", self.client_ip, kdh.version)
         self.kdh = kdh
         self.files.info(kdh.info_lines())
         if not kdh.parity_ok:
             log.warning("%s: KDH parity check failed", self.client_ip)
-        compression = kdh.compression_name if kdh.compression_name in ("gzip", "zstd") else "none"
         try:
-            self.files.rename_core(encrypted=kdh.encrypted, compression=compression)
+            self.files.rename_core(encrypted=kdh.encrypted, compression=self._compression())
         except OSError as exc:
             log.error("%s: cannot rename %s: %s", self.client_ip, self.files.vmcore_path, exc)
 
-    def _on_key(self, data: bytes) -> None:
+    def _compression(self) -> str:
+        """The compression the KDH announces, if it is one a suffix exists for."""
+        name = self.kdh.compression_name if self.kdh is not None else "none"
+        return name if name in ("gzip", "zstd") else "none"
+
+    def _on_key(self, offset: int, data: bytes) -> None:
         assert self.files is not None
         try:
-            self.files.write_key(data)
-        except OSError as exc:
-            log.error("%s: cannot write %s: %s", self.client_ip, self.files.paths.key, exc)
+            self.files.write_key(offset, data)
+        except StorageError as exc:
+            self._storage_failed(exc)
 
     def _on_finish(self, now: float) -> None:
         assert self.files is not None and self.session is not None
         kdh = self.kdh
-        compressed = kdh is not None and kdh.compression_name in ("gzip", "zstd")
+        compressed = self._compression() != "none"
         try:
             self.files.sync(truncate_to=kdh.dumplength if compressed and kdh else None)
         except StorageError as exc:
@@ -326,6 +338,7 @@ class SessionWorker:
             self.files.info(b"Dump complete\n")
             reason = "success"
         self.files.link_last()
+        self.files.sync_dir()
         self.files.close()
         self.session.confirm_finished(now)
         self._finish(reason, now)
@@ -335,7 +348,8 @@ class SessionWorker:
         try:
             self.files.sync()
         except StorageError as exc:
-            log.error("%s: %s", self.client_ip, exc)
+            self._storage_failed(exc)  # what was received is not on disk: say so
+            return
         self.files.info(b"Dump incomplete: client timed out\n")
         self._finish("timeout", now)
 

@@ -50,9 +50,13 @@ class KdhReceived(ServerEvent):
 
 @dataclass(frozen=True, slots=True)
 class KeyReceived(ServerEvent):
-    """The encryption key record, stored as received."""
+    """A piece of the encryption key record, to be stored at ``offset`` of the key file.
+
+    A key record can take more than one packet (an RSA-16384 key, or a small MTU).
+    """
 
     data: bytes
+    offset: int = 0
 
 
 @dataclass(frozen=True, slots=True)

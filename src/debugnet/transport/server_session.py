@@ -162,7 +162,7 @@ class ServerSession:
         if mtype == _KEY:
             self._heard(now)
             self._ack(seqno)
-            return KeyReceived(bytes(payload[_HDR:]))
+            return KeyReceived(bytes(payload[_HDR:]), offset)
         if mtype == _FINISHED:
             self._heard(now)
             self.state = SessionState.FINISHING

@@ -156,15 +156,20 @@ class KernelDumpHeader:
     parity_ok: bool = True
 
     @classmethod
-    def parse(cls, data: bytes | bytearray | memoryview) -> Self:
-        """Read the first 512 bytes; a bad parity is recorded, not raised (netdumpd goes on)."""
+    def parse(cls, data: bytes | bytearray | memoryview, *, lenient: bool = False) -> Self:
+        """Read the first 512 bytes; a bad parity is recorded, not raised (netdumpd goes on).
+
+        An unknown version is an error, unless ``lenient``: then the header is
+        read with the current (v4) layout and keeps its version number, which
+        is what netdumpd effectively does with any header it receives.
+        """
         if len(data) < KDH_SIZE:
             raise WireError("kdh.length", len(data), f"shorter than the {KDH_SIZE}-byte header")
         block = bytes(data[:KDH_SIZE])
         version = int.from_bytes(block[32:36], "big")
-        if version not in _LAYOUTS:
+        if version not in _LAYOUTS and not lenient:
             raise WireError("kdh.version", version, "not a known kerneldumpheader version (1-4)")
-        layout, names = _LAYOUTS[version]
+        layout, names = _LAYOUTS.get(version, _LAYOUTS[KDH_VERSION])
         fields: dict[str, Any] = dict(zip(names, layout.unpack(block), strict=True))
         fields.pop("unused", None)
         fields["magic"] = fields["magic"].rstrip(b"\0")
