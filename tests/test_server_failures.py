@@ -247,3 +247,58 @@ def test_fuzzed_live_server_still_lands_a_dump(
     assert (srv.dumpdir / f"vmcore.{ip}.0").read_bytes() == data
     assert srv.server.counters["bad herald"] > 1000
     assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_second_server_on_the_same_address_is_refused(tmp_path: Path) -> None:
+    ip = free_loopback()
+    first = _spawn(
+        [sys.executable, "-m", "debugnet", "serve", "--bind", ip, "--no-resolve"], tmp_path
+    )
+    try:
+        second = subprocess.run(
+            [sys.executable, "-m", "debugnet", "serve", "--bind", ip, "--dir", "other"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert second.returncode == 1
+        assert second.stderr.strip() == (
+            f"debugnet serve: cannot listen on udp {ip}:20023: Address already in use"
+        )
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(20) == 0
+
+
+def test_netdumpd_daemonizes_after_taking_pidfile_and_port(tmp_path: Path) -> None:
+    ip = free_loopback()
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    pidfile = tmp_path / "netdumpd.pid"
+    argv = [sys.executable, "-m", "debugnet.cli.netdumpd", "-a", ip, "-d", str(dumps),
+            "-P", str(pidfile)]  # fmt: skip
+    started = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert started.returncode == 0, started.stderr
+    wait_for(lambda: pidfile.exists() and pidfile.read_text().strip().isdigit())
+    daemon = int(pidfile.read_text())
+    try:
+        with DumpClient(ip, ip) as c:
+            c.herald()
+            c.dump(b"d" * 3000, kdh(3000))
+        assert (dumps / f"vmcore.{ip}.0").read_bytes() == b"d" * 3000
+        again = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        assert again.returncode == 1
+        assert "held by another instance" in again.stderr
+        assert "Traceback" not in again.stderr
+    finally:
+        os.kill(daemon, signal.SIGTERM)
+        wait_for(lambda: not pidfile.exists())
+
+
+def test_per_host_limit_logs_an_error(run_server, caplog: pytest.LogCaptureFixture) -> None:
+    srv = run_server(max_dumps=2)
+    ip = free_loopback((20024,))
+    for i in range(2):
+        (srv.dumpdir / f"info.{ip}.{i}").write_text("taken")
+    with DumpClient(ip, srv.ip, retries=3) as c, pytest.raises(ClientTimeout):
+        c.herald()
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any("all 2 dump indexes" in m and "not acknowledged" in m for m in errors)

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from debugnet.errors import error_for_errno
 from debugnet.server.config import ServerConfig
 from debugnet.server.listener import Server
 from debugnet.server.pidfile import PidFile
@@ -71,10 +72,19 @@ def run_server(
     """
     lock = PidFile(pidfile) if pidfile is not None else None
     if lock is not None:
-        lock.acquire()
+        try:
+            lock.acquire()
+        except OSError as exc:
+            raise error_for_errno(exc.errno or 0, f"pidfile {pidfile}: {exc.strerror}") from exc
     server = Server(config)
     try:
-        server.open()
+        try:
+            server.open()
+        except OSError as exc:
+            where = f"udp {config.bind}:{config.port}"
+            raise error_for_errno(
+                exc.errno or 0, f"cannot listen on {where}: {exc.strerror}"
+            ) from exc
         host, port = server.address
         print(f"{name}: listening on udp {host}:{port}, dumps go to {config.dumpdir}", flush=True)
         if detach is not None:
