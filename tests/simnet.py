@@ -1,8 +1,9 @@
 """A client connection and the server sessions it talks to, in virtual time.
 
 The sim links carry opaque bytes, so each datagram is framed here as
-``src port, dst port, crc32, payload``; a frame whose CRC does not match is
-dropped as the UDP checksum would drop it. On the server side a tiny
+``src port, dst port, crc32, payload``; a frame whose CRC (over the ports and
+the payload, as the UDP checksum covers its header) does not match is dropped
+as the UDP checksum would drop it. On the server side a tiny
 dispatcher plays netdumpd: a herald to port 20023 opens a ServerSession on a
 fresh port, data is written into a bytearray at its offsets, FINISHED is
 confirmed (after ``fsync_delay``). An optional receive buffer of
@@ -29,11 +30,16 @@ from debugnet.wire.constants import NETDUMP_ACKPORT, NETDUMP_PORT
 from debugnet.wire.message import MsgType
 
 _FRAME = struct.Struct("!HHI")
+_PORTS = struct.Struct("!HH")
 FIRST_SESSION_PORT = 40000
 
 
+def _checksum(src: int, dst: int, payload: bytes) -> int:
+    return zlib.crc32(payload, zlib.crc32(_PORTS.pack(src, dst)))
+
+
 def frame(src: int, dst: int, payload: bytes) -> bytes:
-    return _FRAME.pack(src, dst, zlib.crc32(payload)) + payload
+    return _FRAME.pack(src, dst, _checksum(src, dst, payload)) + payload
 
 
 def unframe(data: bytes) -> tuple[int, int, bytes] | None:
@@ -41,7 +47,7 @@ def unframe(data: bytes) -> tuple[int, int, bytes] | None:
         return None
     src, dst, crc = _FRAME.unpack_from(data)
     payload = data[_FRAME.size :]
-    if zlib.crc32(payload) != crc:
+    if _checksum(src, dst, payload) != crc:
         return None
     return src, dst, payload
 
@@ -278,8 +284,12 @@ def chunks(data: bytes, size: int = 65536) -> Iterable[tuple[int, bytes]]:
         yield offset, data[offset : offset + size]
 
 
-def queue_dump(conn: ClientConnection, data: bytes, kdh: bytes | None = None) -> None:
-    """The netdump message sequence for ``data``, all queued at once."""
+def queue_dump(
+    conn: ClientConnection, data: bytes, kdh: bytes | None = None, key: bytes | None = None
+) -> None:
+    """The netdump message sequence for ``data``, all queued at once (key first, as 7.3)."""
+    if key is not None:
+        conn.send(MsgType.EKCD_KEY, key)
     if kdh is not None:
         conn.send(MsgType.KDH, kdh)
     for offset, chunk in chunks(data):
@@ -295,11 +305,13 @@ def run_dump(
     seed: int = 0,
     until: float = 600.0,
     setup: Callable[[Net], None] | None = None,
+    kdh: bytes | None = None,
+    key: bytes | None = None,
     **server_kwargs: object,
 ) -> Net:
     conn = ClientConnection(config)
     net = build(conn, link, seed=seed, **server_kwargs)
-    queue_dump(conn, data)
+    queue_dump(conn, data, kdh=kdh, key=key)
     if setup is not None:
         setup(net)
     net.client.pump()
@@ -308,3 +320,16 @@ def run_dump(
         if not sim.step():
             break
     return net
+
+
+def assert_key_before_data(order: list[int]) -> None:
+    """PROTOCOL.md 7.3: the key is the first message after the herald, wholly before any data.
+
+    ``order`` is every datagram's type as the session got it, retransmissions
+    included, so this also says no key packet arrived after the first DATA.
+    """
+    key = int(MsgType.EKCD_KEY)
+    after_herald = [t for t in order if t != MsgType.HERALD]
+    assert after_herald and after_herald[0] == key, order[:10]
+    last_key = len(order) - 1 - order[::-1].index(key)
+    assert int(MsgType.DATA) not in order[:last_key], order[: last_key + 1]

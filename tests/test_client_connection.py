@@ -209,6 +209,24 @@ def test_window_stale_duplicate_and_future_acks_ignored() -> None:
     assert events(conn) == [MessageAcked(ident, MsgType.DATA)]
 
 
+def test_window_key_goes_alone_and_holds_back_what_follows() -> None:
+    # PROTOCOL.md 7.3: the key must be on the server before the KDH or any data.
+    conn = connected(Mode.WINDOW)
+    events(conn)
+    key = conn.send(MsgType.EKCD_KEY, bytes(512))
+    conn.send(MsgType.KDH, bytes(512))
+    conn.send(MsgType.DATA, bytes(1448 * 3))
+    sent = headers(conn.datagrams_to_send(0.002))
+    assert [(h.type, h.seqno) for h in sent] == [(MsgType.EKCD_KEY, 2)]
+    assert conn.datagrams_to_send(0.003) == []
+    conn.handle_timer(0.5)  # a timeout resends the key, still alone
+    assert [h.type for h in headers(conn.datagrams_to_send(0.5))] == [MsgType.EKCD_KEY]
+    conn.receive_datagram(ack(2), 0.501, SESSION)
+    assert events(conn) == [MessageAcked(key, MsgType.EKCD_KEY)]
+    after = [h.type for h in headers(conn.datagrams_to_send(0.501))]  # cwnd is small now
+    assert after[0] == MsgType.KDH and set(after[1:]) <= {MsgType.DATA}
+
+
 def test_seed_timing_to_the_letter() -> None:
     cfg = TransportConfig(mode=Mode.SEED, npolls=4, nretries=2)
     conn = ClientConnection(cfg)

@@ -14,7 +14,7 @@ from debugnet.errors import TimedOut
 from debugnet.sim import LinkConfig
 from debugnet.transport.config import Mode, TransportConfig
 from debugnet.wire.message import MsgType
-from tests.simnet import Net, run_dump
+from tests.simnet import Net, assert_key_before_data, frame, run_dump, unframe
 
 SIZE = 150_000  # three 64 KiB messages, 104 packets
 IMPAIRMENTS = {
@@ -146,9 +146,46 @@ def test_herald_ack_lost_server_reacks_from_session_port() -> None:
     assert net.client.conn.server_port == dropped[0] != 20023
 
 
-def test_window_sends_key_kdh_data_finished_in_order_of_barriers() -> None:
+KEY = bytes(range(256)) * 2  # a 512-byte key record: one packet
+KDH = bytes(512)
+
+
+@pytest.mark.parametrize("loss", [0.05, 0.2])
+@pytest.mark.parametrize("mode", [Mode.SEED, Mode.WINDOW])
+def test_key_reaches_the_server_before_any_data(mode: Mode, loss: float) -> None:
+    # PROTOCOL.md 7.3: the key goes right after the herald, wholly before the
+    # KDH and the data, so a dump cut short is still usable. Loss only (no
+    # reordering on the wire), over many seeds: a lost key packet must hold
+    # back everything queued behind it.
     data = payload(4, 70_000)
-    net = run_dump(TransportConfig(), LinkConfig(delay=0.001, reorder=0.3), data, seed=9)
-    assert_exact(net, data)
-    order = net.server.seen.order[-1]
-    assert order[0] == MsgType.HERALD and order[-1] == MsgType.FINISHED
+    for seed in range(40):
+        link = LinkConfig(rate_bps=1e9, delay=0.0005, loss=loss)
+        net = run_dump(TransportConfig(mode=mode), link, data, seed=seed, kdh=KDH, key=KEY)
+        assert_exact(net, data)
+        seen = net.server.seen
+        assert set(seen.keys[-1]) == {KEY} and set(seen.kdhs[-1]) == {KDH}  # resent: twice
+        order = seen.order[-1]
+        assert_key_before_data(order)
+        assert order[0] == MsgType.HERALD and order[-1] == MsgType.FINISHED
+
+
+def test_frame_checksum_covers_the_ports() -> None:
+    # Real UDP checksums its header too: a flipped port bit must not deliver
+    # the datagram elsewhere.
+    good = frame(20024, 40000, b"\0\0\0\x05")
+    assert unframe(good) == (20024, 40000, b"\0\0\0\x05")
+    for i in range(4):
+        for bit in range(8):
+            bad = bytearray(good)
+            bad[i] ^= 1 << bit
+            assert unframe(bytes(bad)) is None, (i, bit)
+
+
+def test_corruption_never_moves_the_server_port() -> None:
+    # Heavy corruption on both directions: whatever gets through still carries
+    # the ports it was sent with, so the herald port learned is the session's.
+    link = LinkConfig(rate_bps=1e9, delay=0.0005, corrupt=0.3)
+    for seed in range(300):
+        net = run_dump(TransportConfig(budget=10.0), link, b"x" * 100, seed=seed, until=60)
+        assert net.client.conn.server_port == 40000, seed
+        assert_exact(net, b"x" * 100)

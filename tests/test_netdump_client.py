@@ -22,7 +22,7 @@ from debugnet.transport.config import Mode, TransportConfig
 from debugnet.wire.ekcd import EncryptionAlgorithm, KeyRecord
 from debugnet.wire.kdh import Compression, KernelDumpHeader
 from debugnet.wire.message import MsgType
-from tests.simnet import SimServer, frame, unframe
+from tests.simnet import SimServer, assert_key_before_data, frame, unframe
 
 HOST = HostInfo.of("crashbox", "FreeBSD 14.1-RELEASE GENERIC\n", "amd64")
 KEY = KeyRecord(EncryptionAlgorithm.CHACHA20, bytes(range(32)), b"\x55" * 256).emit(512)
@@ -39,7 +39,11 @@ def messages(data: bytes, size: int | None, **kw: object) -> list[Outgoing]:
 
 
 def run_sim(
-    producer: DumpProducer, mode: Mode = Mode.WINDOW, loss: float = 0.0, path: str | None = None
+    producer: DumpProducer,
+    mode: Mode = Mode.WINDOW,
+    loss: float = 0.0,
+    path: str | None = None,
+    seed: int = 1,
 ) -> tuple[NetdumpClient, SimServer]:
     sim = Simulator()
     server = SimServer(sim)
@@ -52,8 +56,8 @@ def run_sim(
             pump()
 
     cfg = LinkConfig(rate_bps=1e9, delay=0.0005, loss=loss)
-    up = Link(sim, cfg, server.deliver, seed=1)
-    server.out = Link(sim, cfg, deliver, seed=2)
+    up = Link(sim, cfg, server.deliver, seed=2 * seed - 1)
+    server.out = Link(sim, cfg, deliver, seed=2 * seed)
     timer = None
 
     def pump() -> None:
@@ -90,7 +94,7 @@ def test_order_key_kdh_data_when_size_known() -> None:
     assert (kdh.dumplength, kdh.dumpextent, kdh.dumpkeysize) == (200_000, 200_000, len(KEY))
     assert (kdh.hostname, kdh.architecture, kdh.panicstring) == ("crashbox", "amd64", "page fault")
     assert kdh.versionstring == "FreeBSD 14.1-RELEASE GENERIC\n"
-    assert (kdh.blocksize, kdh.dumptime, kdh.compression) == (512, 1_700_000_000, 0)
+    assert (kdh.blocksize, kdh.dumptime, kdh.compression) == (4096, 1_700_000_000, 0)
 
 
 def test_unknown_length_puts_kdh_after_data() -> None:
@@ -170,10 +174,22 @@ def test_dump_through_a_lossy_sim_to_a_server_session(mode: Mode, compress: str 
     assert (gzip.decompress(body) if compress else body) == data
     kdh = KernelDumpHeader.parse(seen.kdhs[0][-1])
     assert kdh.dumplength == len(body)
-    order = [t for t in seen.order[0] if t != MsgType.DATA]
-    assert order[:2] == [MsgType.HERALD, MsgType.EKCD_KEY]
-    assert order[-1] == MsgType.FINISHED
+    assert_key_before_data(seen.order[0])
+    assert seen.order[0][-1] == MsgType.FINISHED
     assert dump.progress.bytes_acked >= len(body)
+
+
+@pytest.mark.parametrize("mode", [Mode.SEED, Mode.WINDOW])
+def test_key_before_any_data_over_many_lossy_runs(mode: Mode) -> None:
+    # PROTOCOL.md 7.3: with loss, a lost key packet must still hold back the
+    # KDH and every DATA packet queued behind it.
+    data = random.Random(3).randbytes(150_000)
+    for seed in range(1, 41):
+        producer = DumpProducer(io.BytesIO(data), len(data), options(key=KEY))
+        dump, server = run_sim(producer, mode, loss=0.1, seed=seed)
+        assert dump.error is None and dump.done, seed
+        assert bytes(server.seen.files[0]) == data
+        assert_key_before_data(server.seen.order[0])
 
 
 def test_sources(tmp_path: pathlib.Path) -> None:

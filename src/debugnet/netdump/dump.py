@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 CHUNK = 65536
 """The largest piece the kernel's dump code hands to netdump at once."""
+NETDUMP_DATASIZE = 4096
+"""What the kernel's netdump sets as its dumper's blocksize, so what its KDH says."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +44,7 @@ class DumpOptions:
     compressor: Compressor | None = None
     kdh_after_data: bool = False
     chunk: int = CHUNK
-    blocksize: int = 512
+    blocksize: int = NETDUMP_DATASIZE
     magic: DumpMagic = DumpMagic.KERNEL
 
 

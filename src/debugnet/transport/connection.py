@@ -46,6 +46,10 @@ _HDR = MessageHeader.SIZE
 _U32 = 0xFFFF_FFFF
 _U64 = 0xFFFF_FFFF_FFFF_FFFF
 _FINISHED = int(MsgType.FINISHED)
+# Sent alone, and nothing after them starts until they are fully acked: the key
+# must reach the server before any data so that a partial dump stays usable
+# (PROTOCOL.md section 7.3), and FINISHED must come after everything.
+_BARRIERS = frozenset({int(MsgType.EKCD_KEY), _FINISHED})
 
 RxHandler = Callable[[Message], bool]
 """Full duplex: given a message from the peer, True = accepted (ack it), False = refused."""
@@ -165,8 +169,7 @@ class ClientConnection:
             raise ConnectionReset("the server closed the connection")
         if self.failure is not None:
             raise self.failure
-        barrier = type == _FINISHED
-        return self._queue(type, data, offset_start, aux2, barrier=barrier)
+        return self._queue(type, data, offset_start, aux2, barrier=type in _BARRIERS)
 
     def finish(self) -> int:
         """Queue the empty FINISHED message, sent once all before it is acked."""
