@@ -185,12 +185,41 @@ def test_seed_no_packet_counts_as_acked_without_its_ack() -> None:
 def test_seed_ack_too_far_in_future_is_ignored() -> None:
     conn = connected(Mode.SEED)
     conn.send(MsgType.DATA, b"a")
-    conn.datagrams_to_send(0.002)  # seqno 2; horizon 2 + 64
+    conn.datagrams_to_send(0.002)  # seqno 2; the kernel's horizon 2 + 64
     conn.receive_datagram(ack(66), 0.0021, SESSION)
     conn.receive_datagram(ack(1 << 31), 0.0021, SESSION)
     settle(conn, 0.0027)
     assert conn.stats.acks_future == 2
     assert conn.stats.acks == 1  # only the herald's
+
+
+def test_seed_acks_past_base_plus_64_count_only_within_the_message() -> None:
+    # The kernel's "ack >= base + 64 is too far in the future" cannot decide
+    # anything here (see SeedStrategy._poll): in a 100-packet message the acks
+    # for base + 64 .. base + 99 name packets in flight and must count, or the
+    # message never completes; from base + 100 on nothing was sent and they
+    # never count, however many arrive.
+    conn = connected(Mode.SEED)
+    events(conn)
+    base = 2
+    ident = conn.send(MsgType.DATA, bytes(1448 * 100))
+    assert len(conn.datagrams_to_send(0.002)) == 100
+    missing = base + 80  # beyond base + 64, inside the message
+    for seqno in range(base, base + 100):
+        if seqno != missing:
+            conn.receive_datagram(ack(seqno), 0.0021, SESSION)
+    for seqno in (base + 100, base + 101, base + 164, base + 1000):
+        conn.receive_datagram(ack(seqno), 0.0021, SESSION)
+    settle(conn, 0.012)
+    assert all(not isinstance(e, MessageAcked) for e in events(conn))
+    assert conn.stats.acks == 1 + 99 and conn.stats.acks_future == 4
+    assert conn.outstanding == 1
+    resent = headers(conn.datagrams_to_send(0.012))
+    assert resent == [] or [h.seqno for h in resent] == [missing]
+    conn.receive_datagram(ack(missing), 0.0121, SESSION)
+    settle(conn, 0.0135)
+    assert MessageAcked(ident, MsgType.DATA) in events(conn)
+    assert conn.stats.acks == 1 + 100
 
 
 def test_window_stale_duplicate_and_future_acks_ignored() -> None:

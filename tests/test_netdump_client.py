@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import io
 import os
@@ -11,7 +12,7 @@ import random
 import pytest
 import zstandard
 
-from debugnet.errors import NoEntry, NotSupported
+from debugnet.errors import ErrnoError, NoEntry, NotSupported
 from debugnet.netdump.client import NetdumpClient, herald_data
 from debugnet.netdump.compress import GzipCompressor, ZstdCompressor, make_compressor
 from debugnet.netdump.dump import DumpOptions, DumpProducer, Outgoing
@@ -192,6 +193,32 @@ def test_key_before_any_data_over_many_lossy_runs(mode: Mode) -> None:
         assert_key_before_data(server.seen.order[0])
 
 
+class _BadDisk(io.RawIOBase):
+    """Readable for ``good`` bytes, then EIO, as a failing block device."""
+
+    def __init__(self, good: int) -> None:
+        self.left = good
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: bytearray) -> int:  # type: ignore[override]
+        if not self.left:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        n = min(len(buf), self.left)
+        buf[:n] = b"d" * n
+        self.left -= n
+        return n
+
+
+def test_read_error_names_the_source_and_the_byte() -> None:
+    producer = DumpProducer(_BadDisk(70_000), 200_000, options(), name="/dev/ada0")  # type: ignore[arg-type]
+    with pytest.raises(ErrnoError) as info:
+        list(producer.messages())
+    assert info.value.errno == errno.EIO
+    assert str(info.value) == "/dev/ada0: read failed at byte 70000: Input/output error"
+
+
 def test_sources(tmp_path: pathlib.Path) -> None:
     f = tmp_path / "core"
     f.write_bytes(b"abc" * 10)
@@ -200,6 +227,8 @@ def test_sources(tmp_path: pathlib.Path) -> None:
     with pytest.raises(NoEntry):
         open_source(str(tmp_path / "missing"))
     assert source_of(b"xyz").size == 3
+    with open(f, "rb") as stream:
+        assert source_of(stream).name == str(f)  # errors can name the path
     r, w = os.pipe()
     with open(r, "rb") as pipe_end:
         os.close(w)

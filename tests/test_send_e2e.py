@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import io
 import os
@@ -18,11 +19,16 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from debugnet.cli import main
 from debugnet.cli.send import Progress
-from debugnet.errors import Busy, ErrnoError, TimedOut
-from debugnet.netdump.client import DumpProgress
+from debugnet.errors import Busy, DebugnetError, ErrnoError, TimedOut
+from debugnet.inet.udpsocket import UdpShell
+from debugnet.netdump.client import DumpProgress, NetdumpClient
+from debugnet.netdump.dump import DumpOptions, DumpProducer
+from debugnet.netdump.host import HostInfo
 from debugnet.netdump.send import send_dump
 from debugnet.transport.config import Mode, TransportConfig
+from debugnet.transport.window import WindowStrategy
 from tests.netutil import free_loopback
 
 DEBUGNET = [sys.executable, "-m", "debugnet"]
@@ -78,6 +84,10 @@ def dump_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
     path = tmp_path_factory.mktemp("src") / "memory.img"
     path.write_bytes(data)
     return path, data
+
+
+def options_for_test() -> DumpOptions:
+    return DumpOptions(HostInfo.detect(), "stall", 1_700_000_000)
 
 
 def send(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -158,6 +168,74 @@ def test_silent_server_is_etimedout(mode: str) -> None:
     assert err.count("\n") == 1 and "no answer" in err
 
 
+def test_read_error_is_one_line_naming_the_path() -> None:
+    # Reading /proc/self/mem at offset 0 fails with EIO, as a bad disk does.
+    ip = free_loopback()
+    res = send("-s", ip, "-c", ip, "/proc/self/mem")
+    err = res.stderr.decode()
+    assert res.returncode != 0
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "/proc/self/mem" in err and "Input/output error" in err
+
+
+@pytest.mark.parametrize("mode", ["seed", "window"])
+@pytest.mark.parametrize("timeout", ["inf", "-inf", "nan", "0", "-1"])
+def test_bad_timeout_is_one_line(
+    mode: str, timeout: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ip = free_loopback()
+    code = main(["send", "-s", ip, "-c", ip, "--mode", mode, f"--timeout={timeout}", "/dev/null"])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert err.count("\n") == 1 and "--timeout" in err and "positive" in err
+
+
+class _Unreachable:
+    """A socket whose reads fail as ICMP host/net unreachable makes them fail."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+    def recv(self, *args: object) -> bytes:
+        raise OSError(self.code, os.strerror(self.code))
+
+    recvfrom = recv
+
+    def recvmsg(self, *args: object) -> bytes:
+        raise BlockingIOError
+
+
+class _Driver:
+    done = False
+    error = None
+    server_port: int | None = 40000
+
+    def receive_datagram(self, data: bytes, now: float, src_port: int) -> None:
+        raise AssertionError("nothing can be received")
+
+
+@pytest.mark.parametrize("code", [errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EIO])
+@pytest.mark.parametrize("peer", [None, 40000])
+def test_read_errors_become_debugnet_errors(peer: int | None, code: int) -> None:
+    # Both paths: before the session port is known (recvfrom) and after,
+    # when the socket is connected to it (recv).
+    ip = free_loopback()
+    with UdpShell(ip, client=ip) as shell:
+        real = shell.sock
+        shell.sock = _Unreachable(code)  # type: ignore[assignment]
+        shell._peer_port = peer
+        try:
+            with pytest.raises(DebugnetError) as info:
+                shell._receive(_Driver())
+        finally:
+            shell.sock = real
+    if code == errno.EIO:
+        assert "receive from" in str(info.value)
+    else:
+        assert isinstance(info.value, ErrnoError) and info.value.errno == code
+        assert f"cannot reach {ip}" in str(info.value)
+
+
 def test_client_port_taken_is_busy() -> None:
     ip = free_loopback()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
@@ -174,9 +252,30 @@ def test_api_timeout_raises_timedout() -> None:
         silent.bind((ip, 20023))
         with pytest.raises(TimedOut):
             send_dump(ip, b"abc", client=ip, config=TransportConfig(budget=0.3))
-        with pytest.raises(ErrnoError):
+        with pytest.raises(TimedOut):
             cfg = TransportConfig(mode=Mode.SEED, npolls=20, nretries=1)
             send_dump(ip, b"abc", client=ip, config=cfg)
+
+
+def test_stall_longer_than_the_budget_while_acks_wait_is_not_a_timeout(serve: Serve) -> None:
+    # The process stops (SIGSTOP, a slow terminal write) while the server keeps
+    # acking: the acks waiting in the socket must be read before any timer.
+    payload = random.Random(12).randbytes(300_000)
+    producer = DumpProducer(io.BytesIO(payload), len(payload), options_for_test())
+    dump = NetdumpClient(producer, TransportConfig(budget=0.3))
+    stalls: list[int] = []
+
+    def progress() -> None:
+        strategy = dump.conn.strategy
+        assert isinstance(strategy, WindowStrategy)
+        if not stalls and strategy.in_flight:
+            stalls.append(strategy.in_flight)
+            time.sleep(0.8)  # the stall itself, not a wait for a protocol timer
+
+    with UdpShell(serve.ip, client=serve.ip) as shell:
+        shell.run(dump, progress=progress, progress_interval=0.0)
+    assert stalls and dump.done and dump.error is None
+    assert serve.last()[0].read_bytes() == payload
 
 
 def test_progress_line() -> None:

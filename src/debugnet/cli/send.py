@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import socket
 import sys
 import time
@@ -87,8 +88,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidArgument(f"port {args.port} out of range")
     if args.window < 1:
         raise InvalidArgument("--window must be at least 1")
-    if args.timeout is not None and not args.timeout > 0:
-        raise InvalidArgument("--timeout must be positive")
+    if args.timeout is not None and not (args.timeout > 0 and math.isfinite(args.timeout)):
+        raise InvalidArgument(f"--timeout {args.timeout}: must be a positive number of seconds")
     from debugnet.transport.config import Mode, TransportConfig
 
     mode = Mode(args.mode)

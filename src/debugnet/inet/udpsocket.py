@@ -3,7 +3,8 @@
 The socket is bound to the client port (20024 for netdump) because the
 server always answers there. The loop is aioquic's: call the core with
 ``now = time.monotonic()``, send what it returns, read every ack that is
-waiting, and sleep in ``select`` until the next deadline or a datagram.
+waiting, and sleep in ``select`` until the next deadline or a datagram. A
+timer that is due is handled only after the acks already waiting were read.
 """
 
 from __future__ import annotations
@@ -115,6 +116,12 @@ class UdpShell:
         while True:
             now = clock()
             deadline = driver.next_deadline()
+            if deadline is not None and now >= deadline and self._receive(driver):
+                # Acks that waited while this process was not running (stopped,
+                # descheduled, a slow progress write) are progress: judge the
+                # timers only after reading them.
+                now = clock()
+                deadline = driver.next_deadline()
             if deadline is not None and now >= deadline:
                 driver.handle_timer(now)
             out = driver.datagrams_to_send(now)
@@ -210,6 +217,8 @@ class UdpShell:
                 except ConnectionRefusedError:
                     self._refused(driver)
                     continue
+                except OSError as exc:
+                    raise self._recv_error(exc) from None
                 got += 1
                 receive(data, clock(), port)
         recvfrom = sock.recvfrom
@@ -222,17 +231,19 @@ class UdpShell:
                 self._refused(driver)
                 continue
             except OSError as exc:
-                if exc.errno in _UNREACHABLE:
-                    self._drain_errors()
-                    raise error_for_errno(
-                        exc.errno or 0, f"cannot reach {server}: {exc.strerror}"
-                    ) from None
-                raise
+                raise self._recv_error(exc) from None
             if addr != server:
                 log.debug("ignoring datagram from %s:%d", addr, port)
                 continue
             got += 1
             driver.receive_datagram(data, clock(), port)
+
+    def _recv_error(self, exc: OSError) -> DebugnetError:
+        """What a failed read means: ICMP said the server cannot be reached, or worse."""
+        if exc.errno in _UNREACHABLE:
+            self._drain_errors()
+            return error_for_errno(exc.errno or 0, f"cannot reach {self.server}: {exc.strerror}")
+        return DebugnetError(f"receive from {self.server} failed: {exc}")
 
     def _refused(self, driver: Driver) -> None:
         self._drain_errors()

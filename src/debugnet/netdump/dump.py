@@ -9,11 +9,13 @@ says the length that was actually sent.
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from debugnet.errors import error_for_errno
 from debugnet.netdump.compress import Compressor
 from debugnet.netdump.host import HostInfo, fit_panic
 from debugnet.wire.kdh import Compression, DumpMagic, KernelDumpHeader
@@ -51,10 +53,14 @@ class DumpOptions:
 class DumpProducer:
     """Reads the source lazily and yields the messages to send, FINISHED excluded."""
 
-    def __init__(self, stream: BinaryIO, size: int | None, options: DumpOptions) -> None:
+    def __init__(
+        self, stream: BinaryIO, size: int | None, options: DumpOptions, name: str = "<data>"
+    ) -> None:
         self._stream = stream
         self._size = size
         self.options = options
+        self.name = name
+        """What the source is called in errors (its path)."""
         self.bytes_read = 0
         self.bytes_out = 0
 
@@ -129,7 +135,14 @@ class DumpProducer:
         parts: list[bytes] = []
         want = n
         while want:
-            part = self._stream.read(want)
+            try:
+                part = self._stream.read(want)
+            except OSError as exc:  # EIO from a bad disk, /proc/self/mem, a dying device
+                where = self.bytes_read + n - want
+                raise error_for_errno(
+                    exc.errno or errno.EIO,
+                    f"{self.name}: read failed at byte {where}: {exc.strerror or exc}",
+                ) from None
             if not part:
                 break
             parts.append(part)

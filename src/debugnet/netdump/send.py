@@ -73,7 +73,7 @@ def send_dump(
         compressor=compressor,
         kdh_after_data=kdh_after_data,
     )
-    producer = DumpProducer(src.stream, src.size, options)
+    producer = DumpProducer(src.stream, src.size, options, src.name)
     dump = NetdumpClient(
         producer, config, path=path, herald_port=server_port, client_port=client_port
     )

@@ -79,4 +79,7 @@ def source_of(data: BinaryIO | bytes | bytearray | memoryview, name: str = "<dat
     if isinstance(data, bytes | bytearray | memoryview):
         raw = bytes(data)
         return DumpSource(io.BytesIO(raw), len(raw), name)
+    own_name = getattr(data, "name", None)  # an open file knows its path
+    if isinstance(own_name, str):
+        name = own_name
     return DumpSource(data, stream_size(data), name, owned=False)
