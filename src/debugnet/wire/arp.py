@@ -15,6 +15,7 @@ from typing import ClassVar, Final, Self
 from debugnet.errors import WireError
 from debugnet.wire.ethernet import MAC_SIZE, ZERO_MAC, EtherType, check_mac
 from debugnet.wire.ipv4 import check_addr
+from debugnet.wire.octets import octets
 
 PACKET: Final = struct.Struct("!HHBBH6sI6sI")
 FIXED: Final = struct.Struct("!HHBBH")
@@ -69,6 +70,7 @@ class ArpPacket:
     @classmethod
     def parse(cls, data: bytes | bytearray | memoryview) -> Self:
         """Decode the first 28 bytes; Ethernet padding after them is ignored."""
+        data = octets(data)
         size = len(data)
         if size < FIXED.size:
             raise WireError("arp.length", size, ArpReject.SHORT)

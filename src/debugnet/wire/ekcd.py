@@ -15,6 +15,7 @@ from enum import IntEnum
 from typing import ClassVar, Self
 
 from debugnet.errors import WireError
+from debugnet.wire.octets import octets
 
 KEY_SIZE = 64
 """Bytes of symmetric key material dumpon generates (256-bit ciphers use the first 32)."""
@@ -43,6 +44,7 @@ class KeyRecord:
 
     @classmethod
     def parse(cls, data: bytes | bytearray | memoryview) -> Self:
+        data = octets(data)
         if len(data) < _FIXED.size:
             raise WireError("ekcd.length", len(data), f"shorter than the {_FIXED.size}-byte record")
         code, iv, size = _FIXED.unpack_from(data)

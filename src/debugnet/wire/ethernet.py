@@ -15,6 +15,7 @@ from typing import ClassVar, Final, Self
 
 from debugnet.errors import WireError
 from debugnet.wire.constants import ETHER_FCS_SIZE, ETHER_HEADER_SIZE, ETHER_MIN_FRAME
+from debugnet.wire.octets import octets
 
 HEADER: Final = struct.Struct("!6s6sH")
 FCS: Final = struct.Struct("<I")
@@ -112,6 +113,7 @@ class EthernetFrame:
         check_fcs: bool = False,
     ) -> Self:
         """Split a frame; with ``has_fcs`` its last 4 bytes are an FCS to drop (or check)."""
+        data = octets(data)
         dst, src, ethertype, end = split_header(data, has_fcs, check_fcs)
         return cls(dst, src, known_ethertype(ethertype), bytes(data[ETHER_HEADER_SIZE:end]))
 

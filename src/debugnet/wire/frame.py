@@ -26,6 +26,7 @@ from debugnet.wire.constants import ETHER_HEADER_SIZE, ETHER_MIN_FRAME
 from debugnet.wire.ethernet import EtherType, check_mac, split_header
 from debugnet.wire.ipv4 import DEFAULT_TTL, VERSION_IHL, IpProto, Ipv4Flag, Ipv4Reject, check_addr
 from debugnet.wire.message import ACK, HEADER, Ack, Message, MessageHeader
+from debugnet.wire.octets import octets
 from debugnet.wire.udp import UdpReject
 
 _LINK: Final = "!6s6sH"
@@ -173,6 +174,7 @@ def parse_frame(
     verify: bool = True,
 ) -> DebugnetFrame:
     """Check every layer (both checksums when ``verify``) and decode a debugnet frame."""
+    data = octets(data)
     dst_mac, src_mac, ethertype, end = split_header(data, has_fcs, check_fcs)
     if ethertype != _IPV4:
         raise WireError("ethernet.ethertype", ethertype, "not IPv4")

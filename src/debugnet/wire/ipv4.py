@@ -15,6 +15,7 @@ from typing import ClassVar, Final, NoReturn, Self
 
 from debugnet.errors import WireError
 from debugnet.wire.constants import IPV4_HEADER_SIZE
+from debugnet.wire.octets import octets
 
 HEADER: Final = struct.Struct("!BBHHHBBHII")
 VERSION_IHL: Final = 0x45
@@ -118,6 +119,7 @@ class Ipv4Packet:
     @classmethod
     def parse(cls, data: bytes | bytearray | memoryview, verify_checksum: bool = True) -> Self:
         """Check and decode; bytes past the total length (Ethernet padding) are dropped."""
+        data = octets(data)
         size = len(data)
         if size < IPV4_HEADER_SIZE:
             raise WireError("ipv4.length", size, Ipv4Reject.TOO_SHORT)

@@ -22,6 +22,7 @@ from operator import xor
 from typing import Any, ClassVar, Self
 
 from debugnet.errors import WireError
+from debugnet.wire.octets import octets
 
 KDH_SIZE = 512
 KDH_VERSION = 4
@@ -72,9 +73,11 @@ def compute_parity(data: bytes | bytearray | memoryview) -> int:
 
 
 def _cstr(raw: bytes) -> str:
-    # Bytes after the first NUL are not part of a C string. surrogateescape makes
-    # any byte sequence decodable and re-encodable to exactly the same bytes.
-    return raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+    # Bytes after the first NUL are not part of a C string, and the field's last
+    # byte is always one (netdumpd forces it before printing; the kernel's strlcpy
+    # writes it). surrogateescape makes any byte sequence decodable and
+    # re-encodable to exactly the same bytes.
+    return raw[:-1].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
 def _encode(field: str, value: str, size: int) -> bytes:
@@ -163,6 +166,7 @@ class KernelDumpHeader:
         read with the current (v4) layout and keeps its version number, which
         is what netdumpd effectively does with any header it receives.
         """
+        data = octets(data)
         if len(data) < KDH_SIZE:
             raise WireError("kdh.length", len(data), f"shorter than the {KDH_SIZE}-byte header")
         block = bytes(data[:KDH_SIZE])

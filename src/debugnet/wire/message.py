@@ -11,6 +11,7 @@ from enum import IntEnum
 from typing import ClassVar, Self
 
 from debugnet.errors import WireError
+from debugnet.wire.octets import octets
 
 HEADER = struct.Struct("!IIQII")
 ACK = struct.Struct("!I")
@@ -40,6 +41,7 @@ class MessageHeader:
 
     @classmethod
     def parse(cls, data: bytes | bytearray | memoryview) -> Self:
+        data = octets(data)
         if len(data) < cls.SIZE:
             raise WireError("message.length", len(data), "shorter than the 24-byte header")
         return cls(*HEADER.unpack_from(data))
@@ -60,6 +62,7 @@ class Message:
 
     @classmethod
     def parse(cls, data: bytes | bytearray | memoryview) -> Self:
+        data = octets(data)
         header = MessageHeader.parse(data)
         present = len(data) - MessageHeader.SIZE
         if header.length != present:
@@ -86,6 +89,7 @@ class Ack:
 
     @classmethod
     def parse(cls, data: bytes | bytearray | memoryview) -> Self:
+        data = octets(data)
         if len(data) != cls.SIZE:
             raise WireError("ack.length", len(data), "an ack is exactly 4 bytes")
         return cls(ACK.unpack_from(data)[0])

@@ -17,6 +17,7 @@ from debugnet.errors import WireError
 from debugnet.wire.checksum import residue
 from debugnet.wire.constants import UDP_HEADER_SIZE
 from debugnet.wire.ipv4 import IpProto
+from debugnet.wire.octets import octets
 
 HEADER: Final = struct.Struct("!HHHH")
 NO_CHECKSUM: Final = 0
@@ -85,6 +86,7 @@ class UdpDatagram:
         verify: bool = True,
     ) -> Self:
         """Check and decode; bytes past the length field are dropped. Checksum 0 is not checked."""
+        data = octets(data)
         size = len(data)
         if size < UDP_HEADER_SIZE:
             raise WireError("udp.size", size, UdpReject.TOO_SHORT)
