@@ -1,13 +1,18 @@
 import io
 
+import pytest
+
 from debugnet.devices import loopback
 from debugnet.devices.memwire import MemWire, wire_pair
 from debugnet.devices.pcap import PcapWriter, capture
+from debugnet.errors import NoBuffers
 from debugnet.ifnet import (
     DebugnetEvent,
     IfFlags,
+    Ifnet,
     IfTable,
     LinkState,
+    PoolBuffer,
     PoolSize,
     debugnet_event,
     debugnet_poll,
@@ -173,3 +178,46 @@ def test_pcap_tap_in_virtual_time() -> None:
     data = buf.getvalue()
     # second record header: ts 0.5 s (received at 0.5, reply sent at 0.5)
     assert data[24:32] == (0).to_bytes(4, "little") + (500000).to_bytes(4, "little")
+
+
+def test_the_stack_takes_received_frames_from_the_debugnet_pool() -> None:
+    """poll → fill a pool buffer → consume → give back, ENOBUFS once the pool is empty."""
+    sim = Simulator()
+    table = IfTable()
+    wire = MemWire(sim)
+    a = wire.attach(table, "mw0", MAC1, ring=4)
+    b = wire.attach(table, "mw1", MAC2, ring=4)
+    table.drain_link_states()  # link UP: the pool is sized from the ring, 4 clusters
+    pool = table.debugnet.pool
+    assert (pool.free_clusters, pool.free_headers, pool.size.clsize) == (4, 20, 2048)
+    held: list[PoolBuffer] = []
+    refused: list[bytes] = []
+
+    def stack_input(ifp: Ifnet, data: bytes) -> None:
+        try:
+            held.append(pool.fill(data))
+        except NoBuffers:
+            refused.append(data)
+
+    b.input_hook = stack_input
+    debugnet_event(b, DebugnetEvent.START)
+    for n in range(4):
+        debugnet_transmit(a, frame(MAC2, MAC1, n))
+    sim.run()
+    assert debugnet_poll(b, 2) == 2 and pool.free_clusters == 2
+    first = held.pop(0)
+    assert bytes(first.view()) == frame(MAC2, MAC1, 0)
+    pool.give_back(first)
+    assert debugnet_poll(b, 8) == 2 and pool.free_clusters == 1
+    for n in range(4, 6):
+        debugnet_transmit(a, frame(MAC2, MAC1, n))
+    sim.run()
+    assert debugnet_poll(b, 8) == 2
+    assert pool.free_clusters == 0 and refused == [frame(MAC2, MAC1, 5)]
+    with pytest.raises(NoBuffers):
+        pool.take()
+    assert [bytes(buf.view()) for buf in held] == [frame(MAC2, MAC1, n) for n in range(1, 5)]
+    for buf in held:
+        pool.give_back(buf)
+    assert (pool.free_clusters, pool.free_headers) == (4, 20)
+    debugnet_event(b, DebugnetEvent.END)

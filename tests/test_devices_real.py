@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
+import socket
 import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -11,8 +17,8 @@ import pytest
 from debugnet.devices import packet, tap
 from debugnet.devices.hostimport import import_host, read_host_interface
 from debugnet.devices.pcap import PcapWriter, capture, read_pcap
-from debugnet.errors import NoDevice
-from debugnet.ifnet import IfFlags, IfTable, LinkState
+from debugnet.errors import InvalidArgument, NoDevice, PermissionDenied
+from debugnet.ifnet import IfFlags, Ifnet, IfTable, LinkState
 from tests.test_devices_support import (
     HOST_IP,
     OUR_IP,
@@ -22,6 +28,7 @@ from tests.test_devices_support import (
     ip,
     is_arp,
     namespace,
+    require_root,
     send_udp_from,
     unique_tag,
     veth,
@@ -190,14 +197,17 @@ def test_closed_packet_device_refuses_to_send(veth: tuple[str, NetNs]) -> None:
     ours, _ = veth
     table = IfTable()
     ifp = packet.attach_packet(table, ours)
-    ifp.set_flags(ifp.flags & ~IfFlags.UP, 0.0)  # stop closes the socket
-    assert ifp.softc.sock is None and ifp.tx_direct is None
-    ifp.set_flags(ifp.flags | IfFlags.UP, 0.0)  # init reopens it
-    ifp.transmit(arp_request(ifp.lladdr, OUR_IP, HOST_IP))
-    assert ifp.stats.opackets == 1
-    table.detach(ifp)
-    with pytest.raises(NoDevice):
+    try:
+        ifp.set_flags(ifp.flags & ~IfFlags.UP, 0.0)  # stop closes the socket
+        assert ifp.softc.sock is None and ifp.tx_direct is None
+        ifp.set_flags(ifp.flags | IfFlags.UP, 0.0)  # init reopens it
         ifp.transmit(arp_request(ifp.lladdr, OUR_IP, HOST_IP))
+        assert ifp.stats.opackets == 1
+        table.detach(ifp)
+        with pytest.raises(NoDevice):
+            ifp.transmit(arp_request(ifp.lladdr, OUR_IP, HOST_IP))
+    finally:
+        packet.close(ifp)
 
 
 def test_debugnet_path_of_the_packet_device(veth: tuple[str, NetNs]) -> None:
@@ -221,3 +231,134 @@ def test_debugnet_path_of_the_packet_device(veth: tuple[str, NetNs]) -> None:
         assert not ifp.softc.diverted
     finally:
         packet.close(ifp)
+
+
+@contextmanager
+def _attached(ours: str, table: IfTable | None = None, name: str | None = None) -> Iterator[Ifnet]:
+    """A packet interface on ``ours`` whose socket is closed however the test ends."""
+    ifp = packet.attach_packet(table if table is not None else IfTable(), ours, name=name)
+    try:
+        yield ifp
+    finally:
+        packet.close(ifp)
+
+
+def _host_promisc(name: str) -> bool:
+    """The device's own flags (sysfs) include a packet-socket membership."""
+    return bool(int(Path(f"/sys/class/net/{name}/flags").read_text(), 16) & 0x100)
+
+
+def _promiscuity(name: str) -> int:
+    out = ip("-d", "link", "show", name).stdout
+    return int(out.split("promiscuity ")[1].split()[0])
+
+
+def test_promiscuous_mode_asked_while_down_applies_when_up(veth: tuple[str, NetNs]) -> None:
+    ours, _ = veth
+    ip("link", "set", ours, "down")
+    with _attached(ours) as ifp:  # down: no socket yet
+        ifp.promisc(True)
+        assert not _host_promisc(ours)
+        ifp.set_flags(ifp.flags | IfFlags.UP, 0.0)  # init consults IFF_PROMISC
+        assert _host_promisc(ours) and ifp.softc.promisc
+
+
+def test_promiscuous_mode_survives_down_and_up(veth: tuple[str, NetNs]) -> None:
+    ours, _ = veth
+    with _attached(ours) as ifp:
+        ifp.promisc(True)
+        assert _host_promisc(ours)
+        ifp.set_flags(ifp.flags & ~IfFlags.UP, 0.0)
+        assert not ifp.softc.promisc and not _host_promisc(ours)
+        ifp.set_flags(ifp.flags | IfFlags.UP, 0.0)
+        assert ifp.pcount == 1 and ifp.flags & IfFlags.PROMISC
+        assert _host_promisc(ours)
+        ifp.promisc(False)
+        assert not _host_promisc(ours)
+
+
+def test_the_hosts_own_promiscuity_is_not_imported(veth: tuple[str, NetNs]) -> None:
+    ours, _ = veth
+    ip("link", "set", ours, "promisc", "on")  # someone else's tcpdump, say
+    with _attached(ours) as ifp:
+        assert not ifp.flags & (IfFlags.PROMISC | IfFlags.ALLMULTI | IfFlags.OACTIVE)
+        assert ifp.pcount == 0 and not ifp.softc.promisc
+        ip("link", "set", ours, "promisc", "off")
+        assert _promiscuity(ours) == 0  # no membership of ours holds it
+        ifp.promisc(True)
+        assert _promiscuity(ours) == 1
+
+
+def test_a_packet_socket_refused_leaves_nothing_attached(
+    veth: tuple[str, NetNs], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours, _ = veth
+
+    def refuse(sc: packet.PacketSoftc) -> socket.socket:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(packet, "_open", refuse)
+    table = IfTable()
+    with pytest.raises(PermissionDenied):
+        packet.attach_packet(table, ours)
+    assert len(table) == 0
+
+
+def test_a_failing_bind_closes_the_socket() -> None:
+    require_root()
+    before = sorted(os.listdir("/proc/self/fd"))
+    with pytest.raises(OSError) as info:
+        packet._open(packet.PacketSoftc("dnnosuch0", 0))
+    # The traceback keeps _open's frame, and so its socket object, alive:
+    # only an explicit close gives the descriptor back.
+    assert info.traceback and sorted(os.listdir("/proc/self/fd")) == before
+
+
+def test_packet_device_names_are_checked(veth: tuple[str, NetNs]) -> None:
+    ours, _ = veth
+    table = IfTable()
+    with pytest.raises(InvalidArgument):
+        packet.attach_packet(table, ours, name="a-name-far-too-long")
+    assert len(table) == 0
+    with _attached(ours, table, name="pk0") as ifp:
+        assert table.byname("pk0") is ifp
+
+
+def test_a_tap_with_a_bad_name_leaks_neither_fd_nor_host_device(namespace: str) -> None:
+    host_name = f"dnt{unique_tag()}y"
+    before = sorted(os.listdir("/proc/self/fd"))
+    try:
+        with pytest.raises(InvalidArgument):
+            tap.attach_tap(IfTable(), host_name, bytes.fromhex("0200c0ffee01"), name="x" * 16)
+        assert sorted(os.listdir("/proc/self/fd")) == before
+        assert ip("link", "show", host_name, check=False).returncode != 0
+    finally:
+        ip("link", "del", host_name, check=False)
+
+
+def test_ifconfig_shows_linux_setups_the_model_cannot_hold(namespace: str) -> None:
+    """A peer without POINTOPOINT, one address with two prefixes, an index above
+    65535 and an all-digit name: shown or skipped with a warning, never exit 1."""
+    setup = [
+        ("link", "add", "d0", "index", "70000", "type", "veth", "peer", "name", "7"),
+        ("addr", "add", "198.51.100.1", "peer", "198.51.100.2", "dev", "7"),
+        ("addr", "add", "198.51.100.3/24", "dev", "7"),
+        ("addr", "add", "198.51.100.3/25", "dev", "7"),
+    ]
+    for args in setup:
+        ip("-n", namespace, *args)
+    proc = subprocess.run(
+        ["ip", "netns", "exec", namespace, sys.executable, "-m", "debugnet", "ifconfig", "-a"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "\n7: flags=" in "\n" + proc.stdout and "d0: " not in proc.stdout
+    assert "\tinet 198.51.100.3 netmask 0xffffff00" in proc.stdout
+    assert "d0 (index 70000) not imported" in proc.stderr
+    one = subprocess.run(
+        ["ip", "netns", "exec", namespace, sys.executable, "-m", "debugnet", "ifconfig", "7"],
+        capture_output=True,
+        text=True,
+    )
+    assert one.returncode == 0 and one.stdout.startswith("7: flags="), one.stderr

@@ -56,8 +56,12 @@ class NetNs:
 def make_namespace(tag: str) -> str:
     ns = f"dnt{tag}"
     ip("netns", "add", ns)
-    in_ns(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
-    in_ns(ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+    try:
+        in_ns(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+        in_ns(ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+    except BaseException:
+        ip("netns", "del", ns, check=False)
+        raise
     return ns
 
 

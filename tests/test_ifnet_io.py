@@ -1,8 +1,11 @@
+import errno
+import os
+
 import pytest
 
-from debugnet.errors import NoBuffers, NoDevice
+from debugnet.errors import NetworkDown, NoBuffers, NoDevice
 from debugnet.ifnet import IfFlags, IfOps, IfQueue, IfTable, TapDirection
-from tests.test_ifnet_support import FakeDriver, make_ether, up
+from tests.test_ifnet_support import make_ether, up
 
 FRAME = bytes.fromhex("020000000002020000000001" + "0800") + bytes(46)
 
@@ -112,7 +115,25 @@ def test_detached_interface_drops_input_and_refuses_output() -> None:
     assert ifp.input(FRAME) is False and ifp.stats.ipackets == 0
     with pytest.raises(NoDevice):
         ifp.transmit(FRAME)
-    assert drv.sent == [] and FakeDriver().sent == []
+    assert drv.sent == []
+
+
+@pytest.mark.parametrize("code", [errno.EAGAIN, errno.ENOBUFS])
+def test_a_full_socket_buffer_is_a_full_queue(code: int) -> None:
+    # "A full queue drops and counts": the socket buffer is the direct path's queue.
+    table = IfTable()
+    ifp, _ = make_ether()
+    table.attach(ifp)
+    up(ifp)
+
+    def full(frame: bytes) -> None:
+        raise OSError(code, os.strerror(code))
+
+    ifp.tx_direct = full
+    with pytest.raises(NoBuffers) as info:
+        ifp.transmit(FRAME)
+    assert info.value.errno == errno.ENOBUFS
+    assert (ifp.stats.oqdrops, ifp.stats.oerrors, ifp.stats.opackets) == (1, 0, 0)
 
 
 def test_direct_transmit_bypasses_the_queue_taps_and_counts() -> None:
@@ -128,13 +149,13 @@ def test_direct_transmit_bypasses_the_queue_taps_and_counts() -> None:
     assert wire == seen == [b"\xff" + FRAME[1:]] and drv.sent == []
     assert (ifp.stats.opackets, ifp.stats.omcasts) == (1, 1)
 
-    def refuse(frame: bytes) -> None:
-        raise OSError(105, "No buffer space available")
+    def unreachable(frame: bytes) -> None:
+        raise OSError(errno.ENETDOWN, "Network is down")
 
-    ifp.tx_direct = refuse
-    with pytest.raises(NoBuffers):
+    ifp.tx_direct = unreachable
+    with pytest.raises(NetworkDown):
         ifp.transmit(FRAME)
-    assert ifp.stats.oerrors == 1
+    assert (ifp.stats.oerrors, ifp.stats.oqdrops) == (1, 0)
     table.detach(ifp)
     assert ifp.tx_direct is None
     ifp.flags |= IfFlags.UP | IfFlags.RUNNING  # even if someone forces the flags back

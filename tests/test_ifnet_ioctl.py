@@ -2,7 +2,7 @@ import pytest
 
 from debugnet.errors import InvalidArgument, NoDevice, NotTty, PermissionDenied
 from debugnet.ifnet import IfCap, IfEvent, IfFlags, Ifnet, IfTable, IoctlCmd
-from tests.test_ifnet_support import FakeDriver, make_ether, recorder, up
+from tests.test_ifnet_support import MAC_A, MAC_B, FakeDriver, make_ether, recorder, up
 
 
 def _attached(**kw: object) -> tuple[IfTable, Ifnet, FakeDriver]:
@@ -156,6 +156,40 @@ def test_capabilities() -> None:
     ifp.set_capenable(caps)
     assert drv.inits == 2  # up, then re-init for the change
     assert ifp.ioctl(IoctlCmd.SIOCGIFCAP) == (caps, caps)
+
+
+def test_set_flags_up_restarts_an_interface_that_is_up_but_stopped() -> None:
+    _table, ifp, drv = _attached()
+    up(ifp)
+    ifp.flags &= ~IfFlags.RUNNING  # a driver reset stopped it
+    up(ifp, 1.0)
+    assert drv.inits == 2 and ifp.is_up_and_running
+    up(ifp, 2.0)  # up and running: nothing to do
+    assert drv.inits == 2
+
+
+def test_ioctl_sets_the_link_layer_address() -> None:
+    _table, ifp, drv = _attached()
+    ifp.ioctl(IoctlCmd.SIOCSIFLLADDR, MAC_B)
+    assert ifp.lladdr == MAC_B and drv.ioctls[-1] == (IoctlCmd.SIOCSIFLLADDR, MAC_B)
+    assert ifp.link_ifa is not None and ifp.link_ifa.addr.lladdr == MAC_B
+    with pytest.raises(InvalidArgument):
+        ifp.ioctl(IoctlCmd.SIOCSIFLLADDR, b"xx")
+    with pytest.raises(InvalidArgument):
+        ifp.ioctl(IoctlCmd.SIOCSIFLLADDR, None)
+    with pytest.raises(PermissionDenied):
+        ifp.ioctl(IoctlCmd.SIOCSIFLLADDR, MAC_A, privileged=False)
+    assert ifp.lladdr == MAC_B
+
+
+def test_a_detached_interface_is_enxio_before_eperm() -> None:
+    # doifioctl looks the interface up before it asks kauth.
+    table, ifp, _drv = _attached()
+    table.detach(ifp)
+    with pytest.raises(NoDevice):
+        ifp.ioctl(IoctlCmd.SIOCSIFMTU, 1400, privileged=False)
+    with pytest.raises(PermissionDenied):
+        ifp.ioctl(IoctlCmd.SIOCINITIFADDR)
 
 
 def test_ioctl_entry_point_errnos() -> None:

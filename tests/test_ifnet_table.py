@@ -10,7 +10,7 @@ from debugnet.ifnet import (
     IfOps,
     IfTable,
 )
-from tests.test_ifnet_support import FakeDriver, make_ether, recorder, up
+from tests.test_ifnet_support import make_ether, recorder, up
 
 
 def test_indexes_are_allocated_in_order_from_one() -> None:
@@ -192,5 +192,18 @@ def test_listeners_hear_attach_and_can_be_removed() -> None:
     assert len(seen) == 1
 
 
-def test_fake_driver_default_is_a_fresh_driver() -> None:
-    assert FakeDriver().sent == []
+def test_unit_reads_only_ascii_digits_as_an_index() -> None:
+    table = IfTable()
+    em0 = table.attach(make_ether()[0])
+    assert table.unit("1") is em0
+    assert table.unit("\u00b2") is None  # superscript two: int() refuses it
+    assert table.unit("\u0661") is None  # Arabic-Indic one: int() says 1
+
+
+def test_attach_checks_names_by_name_not_as_indexes() -> None:
+    table = IfTable()
+    em0 = table.attach(make_ether()[0])
+    one = table.attach(make_ether("1")[0])  # Linux allows an all-digit name
+    assert one.index == 2 and table.byname("1") is one and table.unit("1") is em0
+    with pytest.raises(Exists):
+        table.attach(make_ether("1")[0])

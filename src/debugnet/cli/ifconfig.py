@@ -23,7 +23,8 @@ def run(args: argparse.Namespace) -> int:
 
     table = import_host()
     if args.name is not None:
-        ifp = table.unit(args.name)
+        # By name first: Linux allows all-digit names, which ifunit reads as indexes.
+        ifp = table.byname(args.name) or table.unit(args.name)
         if ifp is None:
             raise NoDevice(f"interface {args.name} does not exist")
         ifps = [ifp]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
 
-from debugnet.errors import NoDevice, NotSupported
+from debugnet.errors import DebugnetError, NoDevice, NotSupported
 from debugnet.ifnet import IfFlags, Ifnet, IfOps, IfStats, IfTable, IfType, LinkState
 
 log = logging.getLogger(__name__)
@@ -236,10 +236,11 @@ def _view_output(ifp: Ifnet, frame: bytes) -> None:
 HOST_VIEW_OPS = IfOps(output=_view_output)
 
 
-def to_ifnet(host: HostInterface, ops: IfOps = HOST_VIEW_OPS) -> Ifnet:
-    """An unattached ``Ifnet`` mirroring ``host`` (flags, MTU, MAC, counters)."""
+def to_ifnet(host: HostInterface, ops: IfOps = HOST_VIEW_OPS, *, name: str | None = None) -> Ifnet:
+    """An unattached ``Ifnet`` mirroring ``host`` (flags, MTU, MAC, counters),
+    named ``name`` if given (checked as any name is)."""
     ifp = Ifnet(
-        host.name,
+        host.name if name is None else name,
         ops,
         if_type=host.if_type,
         lladdr=host.mac,
@@ -253,12 +254,28 @@ def to_ifnet(host: HostInterface, ops: IfOps = HOST_VIEW_OPS) -> Ifnet:
 
 def import_host(table: IfTable | None = None) -> IfTable:
     """A table of the host's interfaces at their own indexes, with IPv4 addresses
-    and link state applied (listeners have seen every change)."""
+    and link state applied (listeners have seen every change).
+
+    Linux allows what our model does not (an index above 65535, a peer address
+    without POINTOPOINT, one address with two prefixes): such an interface or
+    address is left out with a warning rather than failing the whole import.
+    """
     table = table if table is not None else IfTable()
     for host in list_host_interfaces():
-        ifp = table.attach(to_ifnet(host), index=host.index)
+        try:
+            ifp = table.attach(to_ifnet(host), index=host.index)
+        except DebugnetError as exc:
+            log.warning("%s (index %d) not imported: %s", host.name, host.index, exc)
+            continue
         for a in host.addrs:
-            ifp.add_inet(a.addr, a.netmask, broadcast=a.broadcast, dest=a.peer)
+            _import_addr(ifp, a)
         ifp.link_state_change(host.link_state)
     table.drain_link_states()
     return table
+
+
+def _import_addr(ifp: Ifnet, a: HostAddr) -> None:
+    try:
+        ifp.add_inet(a.addr, a.netmask, broadcast=a.broadcast, dest=a.peer)
+    except DebugnetError as exc:
+        log.warning("%s: address %s/%d not imported: %s", ifp.name, a.addr, a.prefixlen, exc)

@@ -13,7 +13,7 @@ import socket
 import struct
 from dataclasses import dataclass
 
-from debugnet.errors import NoDevice
+from debugnet.errors import NoDevice, PermissionDenied, error_for_errno
 from debugnet.ifnet import (
     IfFlags,
     Ifnet,
@@ -38,6 +38,7 @@ PACKET_OUTGOING = 4
 PACKET_IGNORE_OUTGOING = 23
 RCVBUF = 4 << 20
 SNDBUF = 4 << 20
+HOST_ONLY_FLAGS = IfFlags.PROMISC | IfFlags.ALLMULTI | IfFlags.OACTIVE | IfFlags.RUNNING
 
 
 @dataclass(eq=False)
@@ -53,21 +54,31 @@ class PacketSoftc:
 
 
 def _open(sc: PacketSoftc) -> socket.socket:
+    """A bound, non-blocking socket; closed again if any step of that fails."""
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     try:
-        sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
-    except OSError:
-        log.debug("PACKET_IGNORE_OUTGOING unsupported; filtering by packet type")
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SNDBUF)
-    sock.bind((sc.host_name, ETH_P_ALL))
-    sock.setblocking(False)
+        try:
+            sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+        except OSError:
+            log.debug("PACKET_IGNORE_OUTGOING unsupported; filtering by packet type")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SNDBUF)
+        sock.bind((sc.host_name, ETH_P_ALL))
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
     return sock
 
 
 def _set_promisc(sc: PacketSoftc, on: bool) -> None:
+    """Add or drop the socket's promiscuous membership.
+
+    ``sc.promisc`` records the membership of the open socket only: with no
+    socket there is nothing to change, and ``_init`` consults IFF_PROMISC
+    when the interface comes up (as ifpromisc expects of a driver).
+    """
     if sc.sock is None or sc.promisc == on:
-        sc.promisc = on
         return
     mreq = struct.pack("iHH8s", sc.host_index, PACKET_MR_PROMISC, 0, b"")
     opt = PACKET_ADD_MEMBERSHIP if on else PACKET_DROP_MEMBERSHIP
@@ -109,6 +120,7 @@ def _init(ifp: Ifnet) -> None:
     sc: PacketSoftc = ifp.softc
     if sc.sock is None:
         sc.sock = _open(sc)
+        sc.promisc = False
     # The socket queues in the kernel: frames go straight to it (if_transmit).
     ifp.tx_direct = sc.sock.send
     _set_promisc(sc, bool(ifp.flags & IfFlags.PROMISC))
@@ -119,6 +131,7 @@ def _stop(ifp: Ifnet, disable: bool) -> None:
     if disable and sc.sock is not None:
         sc.sock.close()
         sc.sock = None
+        sc.promisc = False  # the membership went with the socket
         ifp.tx_direct = None
 
 
@@ -144,15 +157,23 @@ def attach_packet(table: IfTable, host_name: str, *, name: str | None = None) ->
     queued (drain the table to deliver it). Needs CAP_NET_RAW.
     """
     host = read_host_interface(host_name)
-    ifp = to_ifnet(host, PACKET_OPS)
-    if name is not None:
-        ifp.name = name
+    ifp = to_ifnet(host, PACKET_OPS, name=name)
+    # The host's promiscuity, all-multicast and running state are the host's
+    # (someone's tcpdump, say), not requests of ours: pcount starts at 0, so
+    # must the flag, and RUNNING means our socket is open.
+    ifp.flags &= ~HOST_ONLY_FLAGS
     ifp.max_mtu = host.mtu
     ifp.softc = PacketSoftc(host_name, host.index)
     ifp.stats = IfStats()  # our own counters, not the host's
     table.attach(ifp)
     if ifp.flags & IfFlags.UP:
-        _init(ifp)
+        try:
+            _init(ifp)
+        except OSError as exc:
+            table.detach(ifp)
+            if isinstance(exc, PermissionError):
+                raise PermissionDenied(f"{host_name}: packet socket: {exc.strerror}") from exc
+            raise error_for_errno(exc.errno or 0, f"{host_name}: {exc.strerror}") from exc
         ifp.flags |= IfFlags.RUNNING
     ifp.link_state_change(host.link_state)
     return ifp

@@ -67,6 +67,8 @@ def _output(ifp: Ifnet, frame: bytes) -> None:
 
 
 def _poll(ifp: Ifnet, count: int) -> int:
+    """Up to ``count`` frames into ``ifp.input``; frames the station filter
+    drops are read but not counted, as a NIC never hands them up."""
     fd = ifp.softc.fd
     n = 0
     while fd >= 0 and n < count:
@@ -76,7 +78,7 @@ def _poll(ifp: Ifnet, count: int) -> int:
             break
         if accepts(ifp, frame):
             ifp.input(frame)
-        n += 1
+            n += 1
     return n
 
 
@@ -110,20 +112,20 @@ def attach_tap(
     host to configure (``ip link set <host_name> up``).
     """
     fd, actual = open_tap(host_name)
-    ifp = Ifnet(
-        name,
-        TAP_OPS,
-        if_type=IfType.ETHER,
-        lladdr=mac,
-        mtu=mtu,
-        max_mtu=65521,
-        flags=IfFlags.BROADCAST | IfFlags.SIMPLEX | IfFlags.MULTICAST,
-        softc=TapSoftc(actual, fd),
-    )
     try:
+        ifp = Ifnet(
+            name,
+            TAP_OPS,
+            if_type=IfType.ETHER,
+            lladdr=mac,
+            mtu=mtu,
+            max_mtu=65521,
+            flags=IfFlags.BROADCAST | IfFlags.SIMPLEX | IfFlags.MULTICAST,
+            softc=TapSoftc(actual, fd),
+        )
         table.attach(ifp)
     except BaseException:
-        os.close(fd)
+        os.close(fd)  # the last close of a non-persistent TAP removes it from the host
         raise
     ifp.flags |= IfFlags.UP | IfFlags.RUNNING
     ifp.link_state_change(LinkState.UP)

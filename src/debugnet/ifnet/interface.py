@@ -31,6 +31,7 @@ _MONITOR = int(IfFlags.MONITOR)
 _OACTIVE = int(IfFlags.OACTIVE)
 _TX_MASK = _UP_RUNNING | _MONITOR
 _ALL_ONES = 0xFFFFFFFF
+_QUEUE_FULL = frozenset({errno.EAGAIN, errno.ENOBUFS})
 
 InputHook = Callable[["Ifnet", bytes], None]
 
@@ -187,7 +188,8 @@ class Ifnet(CommonIoctls):
 
         ENXIO once detached, ENETDOWN unless up and running (or in monitor
         mode), ENOBUFS for a frame over the MTU or a full send queue (the
-        frame is dropped and counted).
+        frame is dropped and counted in ``oqdrops``; for a driver sending
+        directly, a socket answering EAGAIN or ENOBUFS is such a full queue).
         """
         flags = self.flag_bits
         if flags & _TX_MASK != _UP_RUNNING:
@@ -207,6 +209,10 @@ class Ifnet(CommonIoctls):
             try:
                 direct(frame)
             except OSError as exc:
+                if exc.errno in _QUEUE_FULL:
+                    # The socket buffer is the driver's send queue: full means a drop.
+                    self.stats.oqdrops += 1
+                    raise NoBuffers(f"{self.name}: send queue full") from exc
                 self.stats.oerrors += 1
                 raise error_for_errno(exc.errno or 0, f"{self.name}: {exc.strerror}") from exc
             stats = self.stats

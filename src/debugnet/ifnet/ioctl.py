@@ -98,7 +98,9 @@ class CommonIoctls:
         self._driver(IoctlCmd.SIOCSIFFLAGS, new)
         going_up = bool(new & IfFlags.UP) and not old & IfFlags.UP
         going_down = bool(old & IfFlags.UP) and not new & IfFlags.UP
-        if going_up and not old & IfFlags.RUNNING:
+        # ether_ioctl: marked up but stopped (a driver reset, say) means start it,
+        # whether or not UP itself changed.
+        if new & IfFlags.UP and not old & IfFlags.RUNNING:
             self.ops.init(self._ifp())
             new |= IfFlags.RUNNING
         if going_down:
@@ -231,14 +233,15 @@ class CommonIoctls:
     ) -> object:
         """doifioctl: the numbered entry point; unknown requests go to the driver.
 
-        EPERM for changes by unprivileged callers (and SIOCINITIFADDR always),
-        ENXIO on a detached interface, ENOTTY when nobody knows the request.
+        EPERM for SIOCINITIFADDR always; then, as doifioctl looks the interface
+        up before asking kauth, ENXIO on a detached interface before EPERM for
+        changes by unprivileged callers; ENOTTY when nobody knows the request.
         """
         if cmd == IoctlCmd.SIOCINITIFADDR:
             raise PermissionDenied("SIOCINITIFADDR is for the kernel only")
+        self._require_live()
         if cmd in PRIVILEGED and not privileged:
             raise PermissionDenied(f"{self.name}: request {cmd} needs privilege")
-        self._require_live()
         return self._dispatch(cmd, arg, now)
 
     def _dispatch(self, cmd: int, arg: object, now: float) -> object:
@@ -263,6 +266,7 @@ class CommonIoctls:
             IoctlCmd.SIOCSIFCAP: lambda: self.set_capenable(_int(arg)),
             IoctlCmd.SIOCADDMULTI: lambda: self.add_multi(_bytes(arg)),
             IoctlCmd.SIOCDELMULTI: lambda: self.del_multi(_bytes(arg)),
+            IoctlCmd.SIOCSIFLLADDR: lambda: self._ifp().replace_lladdr(_bytes(arg)),
         }
         setter = setters.get(cmd)
         if setter is not None:

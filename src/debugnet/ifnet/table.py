@@ -70,7 +70,7 @@ class IfTable:
         """
         if ifp.deactivated or ifp.index_gen >= 0:
             raise InvalidArgument(f"{ifp.name}: already attached or detached")
-        if self.unit(ifp.name) is not None:
+        if ifp.name in self._byname:
             raise Exists(f"{ifp.name}: name in use")
         if index is None:
             index = self._alloc_index()
@@ -130,9 +130,13 @@ class IfTable:
         return self._byindex.get(index)
 
     def unit(self, name: str) -> Ifnet | None:
-        """ifunit: by name; a name of only digits is an index."""
-        if name.isdigit():
+        """ifunit: by name; a name of only ASCII digits is an index."""
+        if name.isascii() and name.isdigit():
             return self._byindex.get(int(name))
+        return self._byname.get(name)
+
+    def byname(self, name: str) -> Ifnet | None:
+        """By name only, even for an all-digit name (Linux allows ``1``)."""
         return self._byname.get(name)
 
     def get(self, name: str) -> Ifnet | None:
