@@ -62,7 +62,7 @@ class Plan:
     crowd_delay: str = "sleep"
 
 
-FULL = Plan(3, "256M", 64, "1G", 5.0, 16, "256M", 6.0, 100)
+FULL = Plan(5, "256M", 64, "1G", 5.0, 16, "256M", 6.0, 100)
 QUICK = Plan(1, "128M", 64, "1G", 3.0, 16, "128M", 4.0, 100)
 
 
@@ -256,9 +256,18 @@ class Process:
         self._log.close()
 
 
+# CPU pinning (--pin, the default on 2+ CPUs): servers on CPU 0, clients on CPU 1, as
+# when the client is another machine. Set once by main().
+PIN: dict[str, list[str]] = {"server": [], "client": []}
+
+
+def pinned(role: str, argv: list[str]) -> list[str]:
+    return [*PIN[role], *argv]
+
+
 @contextmanager
 def floor_server(tools: Tools, addr: str, directory: Path, work: Path) -> Iterator[Process]:
-    argv = [str(tools.floor_server), "-d", str(directory), "-a", addr]
+    argv = pinned("server", [str(tools.floor_server), "-d", str(directory), "-a", addr])
     proc = Process(argv, work / "floor.stderr")
     try:
         proc.wait_for("listening ", 5.0)
@@ -270,7 +279,7 @@ def floor_server(tools: Tools, addr: str, directory: Path, work: Path) -> Iterat
 @contextmanager
 def our_server(addr: str, directory: Path, work: Path) -> Iterator[Process]:
     argv = [sys.executable, "-m", "debugnet", "serve", "--bind", addr, "--dir", str(directory)]
-    argv += ["--no-resolve", "--log-level", "warning"]
+    argv = pinned("server", [*argv, "--no-resolve", "--log-level", "warning"])
     proc = Process(argv, work / "ours.stderr")
     try:
         proc.wait_for("debugnet serve: listening on udp ", 15.0)
@@ -283,7 +292,7 @@ def our_server(addr: str, directory: Path, work: Path) -> Iterator[Process]:
 
 
 def blaster_argv(tools: Tools, server: str, client: str, extra: Sequence[str]) -> list[str]:
-    return [str(tools.blaster), "--server", server, "--bind", client, *extra]
+    return pinned("client", [str(tools.blaster), "--server", server, "--bind", client, *extra])
 
 
 def parse_blast(stdout: str, server_cpu: Cpu) -> Blast:
@@ -470,7 +479,7 @@ def pair(
         if check is not None and name == "ours":
             core = side.directory / f"vmcore.{client}.0"
             check.append(verify(tools, core, out[name].data_bytes))
-    clear(*(s.directory for s in sides))
+        clear(side.directory)  # each run starts with the same free tmpfs, whatever the order
     return out["c"], out["ours"]
 
 
@@ -585,6 +594,13 @@ def header(plan: Plan, command: str, elapsed: float, load: tuple[str, str]) -> l
         f"{os.cpu_count()} vCPUs, Linux {os.uname().release}, Python {sys.version.split()[0]}; "
         f"medians of {plan.reps} repetition(s), {elapsed:.0f} s in all; load average "
         f"{load[0]} before, {load[1]} after (other work shares these CPUs).",
+        "",
+        (
+            "Servers pinned to CPU 0 and clients to CPU 1 (`taskset`), as when the client is "
+            "another machine; `--no-pin` lets the scheduler place them."
+            if PIN["server"]
+            else "Not pinned: servers and clients share both CPUs as the scheduler places them."
+        ),
         "",
         "Same C client (`blaster`) against both servers, interleaved run by run; dump",
         "directories on tmpfs; loopback addresses on a /24 of 127/8 picked per run; MB/s and",
@@ -712,7 +728,7 @@ def loadavg() -> str:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--quick", action="store_true", help="one repetition, smaller transfers")
-    p.add_argument("--reps", type=int, help="repetitions (default 3, 1 with --quick)")
+    p.add_argument("--reps", type=int, help="repetitions (default 5, 1 with --quick)")
     p.add_argument(
         "--floor-dir",
         type=Path,
@@ -732,6 +748,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"markdown report (default: {DOC.relative_to(REPO)}, not written with --quick)",
     )
     p.add_argument("--no-write", action="store_true", help="print the report only")
+    p.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=(os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None,
+        help="servers on CPU 0, clients on CPU 1, as when the client is another machine "
+        "(default: on with 2+ CPUs and taskset)",
+    )
     return p.parse_args(argv)
 
 
@@ -741,6 +764,8 @@ def _terminated(signum: int, _frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.pin:
+        PIN["server"], PIN["client"] = ["taskset", "-c", "0"], ["taskset", "-c", "1"]
     signal.signal(signal.SIGTERM, _terminated)
     plan = QUICK if args.quick else FULL
     plan = dataclasses.replace(plan, reps=args.reps or plan.reps, crowd_delay=args.crowd_delay)
