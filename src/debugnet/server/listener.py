@@ -52,7 +52,6 @@ class Server:
         self.resolver = Resolver(config.resolve, config.dns_timeout)
         self.handlers = HandlerRunner(config.handler, config.dumpdir)
         self.counters: Counter[str] = Counter()
-        self.outcomes: list[tuple[str, str, Path]] = []
         self._workers: dict[str, SessionWorker] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -166,10 +165,8 @@ class Server:
             if self._workers.get(worker.client_ip) is worker:
                 del self._workers[worker.client_ip]
 
-    def record_outcome(self, worker: SessionWorker, reason: str) -> None:
-        assert worker.files is not None
+    def record_outcome(self, reason: str) -> None:
         with self._lock:
-            self.outcomes.append((worker.client_ip, reason, worker.files.vmcore_path))
             self.counters[f"dumps {reason}"] += 1
 
     def active_sessions(self) -> int:

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 from debugnet.server import mmsg
 from debugnet.server.storage import DumpFiles, DumpLimitReached, StorageError
 from debugnet.transport.events import (
-    DataReceived,
     DataRunReceived,
     FinishRequested,
     KdhReceived,
@@ -64,7 +63,6 @@ class SessionWorker:
         self.kdh: KernelDumpHeader | None = None
         self.host = client_ip
         self.end_requested = False
-        self.outcome = "starting"
         self.sock: socket.socket | None = None
         self._closers: list[Callable[[], None]] = []
         self.batches = 0
@@ -127,7 +125,6 @@ class SessionWorker:
             log.error(
                 "%s: cannot open a session socket on %s: %s", self.client_ip, self.local_ip, exc
             )
-            self.outcome = "refused"
             return False
         self.files = self._create_files(directory)
         if self.files is None and directory != self.server.default_dir:
@@ -138,7 +135,6 @@ class SessionWorker:
             )
             self.files = self._create_files(self.server.default_dir)
         if self.files is None:
-            self.outcome = "refused"
             return False
         self.files.info(b"Dump from %s [%s]\n" % (self.host.encode(), self.client_ip.encode()))
         now = time.monotonic()
@@ -146,7 +142,6 @@ class SessionWorker:
         with self.lock:
             self.session = ServerSession(self.herald, now, session_cfg, label=self.client_ip)
             self._send(self.session.datagrams_to_send())
-        self.started = now
         log.info(
             "%s: dump from %s [%s] started -> %s",
             self.client_ip,
@@ -277,16 +272,8 @@ class SessionWorker:
         elif isinstance(ev, SessionTimedOut):
             self._on_timeout(now)
         elif isinstance(ev, SessionEnded):
-            pass
-        elif isinstance(ev, DataReceived | DataRunReceived):
-            assert self.files is not None
-            try:
-                if isinstance(ev, DataReceived):
-                    self.files.write(ev.offset, ev.data)
-                else:
-                    self.files.write_pieces(ev.offset, ev.pieces, ev.length)
-            except StorageError as exc:
-                self._storage_failed(exc)
+            pass  # the loop sees the state and returns
+        # Dump data never comes here: the hot loop writes DataRunReceived itself.
 
     def _on_kdh(self, raw: bytes) -> None:
         assert self.files is not None
@@ -369,7 +356,6 @@ class SessionWorker:
 
     def _finish(self, reason: str, now: float) -> None:
         assert self.files is not None and self.session is not None
-        self.outcome = reason
         stats = self.session.stats
         elapsed = now - self.session.started
         log.info(
@@ -386,7 +372,7 @@ class SessionWorker:
         self.server.handlers.run(
             reason, self.client_ip, self.host, self.files.paths.info, self.files.vmcore_path
         )
-        self.server.record_outcome(self, reason)
+        self.server.record_outcome(reason)
 
     def _send(self, datagrams: list[bytes]) -> None:
         if self.sock is None:
