@@ -176,3 +176,23 @@ def test_bad_parity_is_reported(run_server) -> None:
     info = (srv.dumpdir / f"info.{ip}.0").read_text()
     assert "  Header Parity Check: Fail\n" in info
     assert info.endswith("Dump complete\n")
+
+
+def test_session_answers_from_the_address_the_herald_was_sent_to(run_server) -> None:
+    """A wildcard listener learns the herald's destination (IP_PKTINFO) and acks from it."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("0.0.0.0", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    srv = run_server(bind="0.0.0.0", port=port)
+    target = free_loopback(())  # any loopback address reaches the wildcard listener
+    ip = free_loopback((20024,), avoid={target})
+    with DumpClient(ip, target, server_port=port) as c:
+        c.sock.sendto(message(1, 1), (target, port))
+        c.sock.settimeout(5)
+        ack, (src, session_port) = c.sock.recvfrom(16)
+        assert ack == (1).to_bytes(4, "big")
+        assert src == target and session_port != port
+        c.port, c.seqno = session_port, 2
+        c.dump(b"w" * 2000, kdh(2000))
+    assert (srv.dumpdir / f"vmcore.{ip}.0").read_bytes() == b"w" * 2000
