@@ -14,9 +14,9 @@ from debugnet.server import storage
 from debugnet.server.naming import resolve_client_dir, safe_hostname, vmcore_name
 from debugnet.server.resolver import Resolver
 from debugnet.server.storage import DumpFiles, DumpLimitReached, DumpPaths, allocate_index
-from tests.dumpclient import DumpClient, message
+from tests.dumpclient import DATA, DumpClient, message
 from tests.netutil import free_loopback
-from tests.serverutil import kdh
+from tests.serverutil import kdh, wait_for
 
 
 def test_safe_hostname() -> None:
@@ -196,3 +196,22 @@ def test_session_answers_from_the_address_the_herald_was_sent_to(run_server) -> 
         c.port, c.seqno = session_port, 2
         c.dump(b"w" * 2000, kdh(2000))
     assert (srv.dumpdir / f"vmcore.{ip}.0").read_bytes() == b"w" * 2000
+
+
+def test_sessions_log_start_progress_and_end(run_server, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO")
+    srv = run_server(progress_interval=0.0)
+    ip = free_loopback((20024,))
+
+    def logged(fragment: str) -> bool:
+        return any(fragment in r.getMessage() for r in caplog.records)
+
+    with DumpClient(ip, srv.ip) as c:
+        c.herald()
+        c.send(DATA, b"p" * 5000)
+        wait_for(lambda: logged("5000 bytes received"))  # the worker's periodic look
+        c.dump(b"q" * 10, kdh(10))
+    wait_for(lambda: logged("dump ended (success)"))
+    assert logged(f"dump from {ip} [{ip}] started -> ")
+    end = next(r.getMessage() for r in caplog.records if "dump ended" in r.getMessage())
+    assert "MB/s" in end and f"vmcore.{ip}.0" in end
