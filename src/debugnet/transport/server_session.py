@@ -144,14 +144,12 @@ class ServerSession:
             else:
                 self._drop(f"after {state.value}", mtype)
             return None
-        if mtype == _DATA:  # the hot path: inlined on purpose
-            self.last_heard = now
-            self._acks.append(_pack_ack(seqno))
+        if mtype == _DATA:  # batches take receive_datagrams' inlined path instead
+            self._heard(now)
+            self._ack(seqno)
             self.any_data = True
-            stats = self.stats
-            stats.packets += 1
-            stats.data_packets += 1
-            stats.data_bytes += length
+            self.stats.data_packets += 1
+            self.stats.data_bytes += length
             self.ranges.add(offset, offset + length)
             return DataReceived(offset, payload[_HDR:])
         if mtype == _KDH:
