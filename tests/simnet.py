@@ -20,17 +20,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from debugnet.errors import ErrnoError, WireError
+from debugnet.server.recorder import DumpRecorder
+from debugnet.server.store import DumpRequest
 from debugnet.sim import Link, LinkConfig, Simulator, Timer, derive_seeds
 from debugnet.transport.client_events import ConnectionFailed, MessageAcked
 from debugnet.transport.config import TransportConfig
 from debugnet.transport.connection import ClientConnection
-from debugnet.server.recorder import DumpRecorder
-from debugnet.server.store import DumpRequest
 from debugnet.transport.server_events import KdhReceived
 from debugnet.transport.server_session import ServerSession, SessionConfig, SessionState
-from debugnet.wire.message import parse_herald
 from debugnet.wire.constants import NETDUMP_ACKPORT, NETDUMP_PORT
-from debugnet.wire.message import MsgType
+from debugnet.wire.message import MsgType, parse_herald
 from tests.memstore import MemoryStore
 
 _FRAME = struct.Struct("!HHI")

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from debugnet.errors import LocalProtocolError, WireError
+from debugnet.transport.ranges import RangeSet
 from debugnet.transport.server_events import (
     DataReceived,
     DataRunReceived,
@@ -19,12 +20,11 @@ from debugnet.transport.server_events import (
     SessionEnded,
     SessionTimedOut,
 )
-from debugnet.transport.ranges import RangeSet
 from debugnet.transport.server_session import (
+    TRANSITIONS,
     Herald,
     ServerSession,
     SessionConfig,
-    TRANSITIONS,
     SessionState,
     parse_herald,
 )

@@ -317,7 +317,9 @@ class DirectoryStore:
                 log.error("%s: %s; herald not acknowledged", request.client_ip, exc)
                 failure: Exception = exc
             except OSError as exc:
-                log.error("%s: cannot create dump files in %s: %s", request.client_ip, directory, exc)
+                log.error(
+                    "%s: cannot create dump files in %s: %s", request.client_ip, directory, exc
+                )
                 failure = exc
             if directory == self.default_dir:
                 raise failure

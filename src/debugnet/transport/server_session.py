@@ -111,7 +111,10 @@ _AFTER = {
     _S.TIMED_OUT: DropReason.AFTER_TIMED_OUT,
     _S.FAILED: DropReason.AFTER_FAILED,
 }
-_REJECT = {MessageReject.RUNT: DropReason.RUNT, MessageReject.LENGTH_MISMATCH: DropReason.LENGTH_MISMATCH}
+_REJECT = {
+    MessageReject.RUNT: DropReason.RUNT,
+    MessageReject.LENGTH_MISMATCH: DropReason.LENGTH_MISMATCH,
+}
 
 
 @dataclass(frozen=True, slots=True)

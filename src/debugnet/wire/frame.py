@@ -25,7 +25,7 @@ from debugnet.wire.checksum import residue
 from debugnet.wire.constants import ETHER_HEADER_SIZE, ETHER_MIN_FRAME
 from debugnet.wire.ethernet import EtherType, check_mac, split_header
 from debugnet.wire.ipv4 import DEFAULT_TTL, VERSION_IHL, IpProto, Ipv4Flag, Ipv4Reject, check_addr
-from debugnet.wire.message import ACK, HEADER, Ack, Message, MessageHeader, unpack_message
+from debugnet.wire.message import ACK, Ack, Message, MessageHeader, unpack_message
 from debugnet.wire.octets import octets
 from debugnet.wire.udp import UdpReject
 

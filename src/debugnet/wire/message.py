@@ -38,7 +38,7 @@ def unpack_message(
     *,
     exact: bool = True,
 ) -> tuple[int, int, int, int, int]:
-    """The header fields ``(type, seqno, offset, length, aux2)`` of the message in ``data[start:end]``.
+    """The fields ``(type, seqno, offset, length, aux2)`` of the message in ``data[start:end]``.
 
     The length rule, once for every parser: at least 24 bytes, and ``mh_len``
     equal to the bytes after the header (netdumpd's rule, and ours when we
