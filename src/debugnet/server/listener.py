@@ -21,11 +21,12 @@ from types import FrameType
 
 from debugnet.errors import WireError
 from debugnet.server.config import ServerConfig
+from debugnet.server.context import SessionContext
 from debugnet.server.handler import HandlerRunner
 from debugnet.server.recorder import Outcome
 from debugnet.server.resolver import Resolver
 from debugnet.server.storage import DirectoryStore
-from debugnet.server.worker import SessionContext, SessionWorker
+from debugnet.server.worker import SessionWorker
 from debugnet.wire.message import parse_herald
 
 log = logging.getLogger(__name__)

@@ -10,21 +10,16 @@ time and sleeps until the session's next deadline.
 
 from __future__ import annotations
 
-import errno
 import logging
 import socket
-import struct
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from debugnet.server import mmsg
-from debugnet.server.config import ServerConfig
-from debugnet.server.handler import HandlerRunner
+from debugnet.server.context import SessionContext
 from debugnet.server.recorder import DumpRecorder, Outcome
-from debugnet.server.resolver import Resolver
-from debugnet.server.store import DumpRequest, DumpStore
+from debugnet.server.sessionio import open_session_socket, send_all, session_io, set_receive_timeout
+from debugnet.server.store import DumpRequest
 from debugnet.transport.server_session import Herald, ServerSession, SessionConfig, SessionState
 
 log = logging.getLogger(__name__)
@@ -34,16 +29,6 @@ _EXACT = 0.05
 """Below this many seconds to the next deadline, the receive timeout is set to it exactly."""
 _MIN_WAIT = 0.001
 """The shortest receive timeout (SO_RCVTIMEO 0 would mean forever)."""
-
-
-@dataclass(frozen=True, slots=True)
-class SessionContext:
-    """What every session of one server shares: all a worker needs besides its client."""
-
-    config: ServerConfig
-    resolver: Resolver
-    handlers: HandlerRunner
-    store: DumpStore
 
 
 DoneCallback = Callable[["SessionWorker", Outcome | None], None]
@@ -68,6 +53,7 @@ class SessionWorker:
         self.local_ip = local_ip
         self.on_done = on_done
         self.lock = threading.Lock()
+        self._sock_lock = threading.Lock()
         self.session: ServerSession | None = None
         self.recorder: DumpRecorder | None = None
         self.end_requested = False
@@ -105,12 +91,12 @@ class SessionWorker:
     def request_end(self) -> None:
         """End the dump as timed out now (shutdown, or a restart): wakes the blocked receive."""
         self.end_requested = True
-        sock = self.sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RD)  # a blocked recv returns at once, and every later one
-            except OSError as exc:
-                log.debug("%s: shutdown: %s", self.client_ip, exc)
+        with self._sock_lock:  # never a shutdown of a closed (perhaps reused) descriptor
+            if self.sock is not None and self.sock.fileno() >= 0:
+                try:
+                    self.sock.shutdown(socket.SHUT_RD)  # this recv and every later one return
+                except OSError as exc:
+                    log.debug("%s: shutdown: %s", self.client_ip, exc)
 
     # -- the thread ----------------------------------------------------------
 
@@ -126,8 +112,9 @@ class SessionWorker:
         finally:
             for close in self._closers:
                 close()
-            if self.sock is not None:
-                self.sock.close()
+            with self._sock_lock:
+                if self.sock is not None:
+                    self.sock.close()
             if self.recorder is not None:
                 outcome = outcome or self.recorder.outcome
                 self.recorder.close()
@@ -137,12 +124,14 @@ class SessionWorker:
         cfg = self.config
         host = self.context.resolver.hostname(self.client_ip)
         try:
-            self.sock = self._open_socket()
+            sock = open_session_socket(self.config, self.local_ip, self.client_ip)
         except OSError as exc:
             log.error(
                 "%s: cannot open a session socket on %s: %s", self.client_ip, self.local_ip, exc
             )
             return False
+        with self._sock_lock:
+            self.sock = sock
         now = time.monotonic()
         session = ServerSession(
             self.herald, now, SessionConfig(cfg.timeout, cfg.linger), label=self.client_ip
@@ -166,44 +155,14 @@ class SessionWorker:
         )
         return True
 
-    def _open_socket(self) -> socket.socket:
-        cfg = self.config
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        force = getattr(socket, "SO_RCVBUFFORCE", None)
-        try:
-            if force is None:
-                raise PermissionError
-            sock.setsockopt(socket.SOL_SOCKET, force, cfg.rcvbuf)
-        except PermissionError:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, cfg.rcvbuf)
-        sock.bind((self.local_ip, 0))
-        sock.connect((self.client_ip, cfg.client_port))
-        return sock
-
-    def _io(self) -> tuple[Callable[[], list[memoryview]], Callable[[list[bytes]], object]]:
-        """Batched recvmmsg/sendmmsg where the platform has them, else a packet at a time."""
-        assert self.sock is not None
-        sock = self.sock
-        if self.config.batch and mmsg.available():
-            rx = mmsg.BatchReceiver(sock.fileno(), slot_size=self.config.max_datagram)
-            tx = mmsg.BatchSender(sock.fileno())
-            self._closers.append(rx.close)
-            return rx.receive, tx.send
-        buf = bytearray(self.config.max_datagram)
-        view = memoryview(buf)
-        recv_into = sock.recv_into
-
-        def receive() -> list[memoryview]:
-            n = recv_into(buf)
-            return [view[:n]] if n or not self.end_requested else []
-
-        return receive, self._send
-
     def _loop(self) -> Outcome | None:
         """Receive, record, ack; sleep no longer than the next deadline. The outcome at the end."""
         session, recorder, lock = self.session, self.recorder, self.lock
         assert session is not None and recorder is not None
-        receive, transmit = self._io()
+        assert self.sock is not None
+        receive, transmit = session_io(
+            self.sock, self.config, lambda: self.end_requested, self._closers, self.client_ip
+        )
         receive_datagrams, next_event, handle = (
             session.receive_datagrams,
             session.next_event,
@@ -262,15 +221,7 @@ class SessionWorker:
             wake = min(wake, self._progress_at)
         left = wake - now
         wait = max(left if left <= _EXACT else left / 2, _MIN_WAIT)
-        secs = int(wait)
-        try:
-            self.sock.setsockopt(
-                socket.SOL_SOCKET,
-                socket.SO_RCVTIMEO,
-                struct.pack("ll", secs, int((wait - secs) * 1e6)),
-            )
-        except OSError as exc:
-            log.debug("%s: SO_RCVTIMEO: %s", self.client_ip, exc)
+        set_receive_timeout(self.sock, wait)
         self._armed = wait
         return wake
 
@@ -323,11 +274,5 @@ class SessionWorker:
         return outcome
 
     def _send(self, datagrams: list[bytes]) -> None:
-        if self.sock is None:
-            return
-        for datagram in datagrams:
-            try:
-                self.sock.send(datagram)
-            except OSError as exc:
-                if exc.errno != errno.ECONNREFUSED:
-                    log.debug("%s: ack not sent: %s", self.client_ip, exc)
+        if self.sock is not None:
+            send_all(self.sock, datagrams, self.client_ip)
