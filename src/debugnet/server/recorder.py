@@ -90,10 +90,18 @@ class DumpRecorder:
         """Act on one event; the Outcome when it ended the dump, else None."""
         sink = self.sink
         assert sink is not None, "handle before a successful open"
-        if isinstance(ev, DataRunReceived):  # the hot path: a batch's contiguous run
-            return self._write(sink, ev.offset, ev.pieces, ev.length)
+        if isinstance(ev, DataRunReceived):  # the hot path: a batch's contiguous run, inlined
+            try:
+                sink.write_at(ev.offset, ev.pieces, ev.length)
+            except StorageError as exc:
+                return self._storage_failed(exc)
+            return None
         if isinstance(ev, DataReceived):
-            return self._write(sink, ev.offset, (ev.data,), len(ev.data))
+            try:
+                sink.write_at(ev.offset, (ev.data,), len(ev.data))
+            except StorageError as exc:
+                return self._storage_failed(exc)
+            return None
         if isinstance(ev, KdhReceived):
             self._on_kdh(sink, ev.raw)
         elif isinstance(ev, KeyReceived):
@@ -122,19 +130,6 @@ class DumpRecorder:
         return name if name in _SUFFIXED else "none"
 
     # -- policy --------------------------------------------------------------
-
-    def _write(
-        self,
-        sink: DumpSink,
-        offset: int,
-        pieces: tuple[bytes | bytearray | memoryview, ...],
-        length: int,
-    ) -> Outcome | None:
-        try:
-            sink.write_at(offset, pieces, length)
-        except StorageError as exc:
-            return self._storage_failed(exc)
-        return None
 
     def _on_kdh(self, sink: DumpSink, raw: bytes) -> None:
         if len(raw) < KDH_SIZE:
