@@ -3,7 +3,9 @@
 A UDP payload of exactly four bytes is an ack; anything else is a message.
 The header length rule is written once, in ``unpack_message``: every parser
 of messages (``Message.parse``, the frame fast path, the client connection,
-the server session, ``parse_herald``) goes through it.
+the server session, ``parse_herald``) goes through it; only the server
+session's batch loop repeats its DATA case inline, and sends anything that
+fails it through ``unpack_message`` to be counted.
 """
 
 from __future__ import annotations
