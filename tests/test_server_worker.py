@@ -10,8 +10,8 @@ import pytest
 
 from debugnet.server.config import ServerConfig
 from debugnet.server.context import SessionContext
+from debugnet.server.endings import Ending
 from debugnet.server.handler import HandlerRunner
-from debugnet.server.recorder import Outcome
 from debugnet.server.resolver import Resolver
 from debugnet.server.worker import SessionWorker
 from debugnet.transport.server_session import Herald
@@ -26,9 +26,9 @@ SERVER_IP = "127.0.0.1"
 class Done:
     def __init__(self) -> None:
         self.event = threading.Event()
-        self.calls: list[tuple[SessionWorker, Outcome | None]] = []
+        self.calls: list[tuple[SessionWorker, Ending | None]] = []
 
-    def __call__(self, worker: SessionWorker, outcome: Outcome | None) -> None:
+    def __call__(self, worker: SessionWorker, outcome: Ending | None) -> None:
         self.calls.append((worker, outcome))
         self.event.set()
 
@@ -64,7 +64,7 @@ def test_a_worker_records_a_dump_and_reports_once(
         data = bytes(range(256)) * 40
         client.dump(data, kdh(len(data)))
     assert done.event.wait(10)
-    assert done.calls == [(worker, Outcome.SUCCESS)]
+    assert done.calls == [(worker, Ending.COMPLETE)]
     sink = store.sinks[0]
     assert bytes(sink.data) == data and sink.info_text.endswith(b"Dump complete\n")
 
@@ -76,7 +76,7 @@ def test_request_end_wakes_an_idle_worker(context: tuple[SessionContext, MemoryS
         worker = start(ctx, client, done)
         worker.request_end()  # the 600 s timeout is far away: only the wake-up can end it
         assert done.event.wait(10)
-    assert done.calls == [(worker, Outcome.TIMEOUT)]
+    assert done.calls == [(worker, Ending.TIMED_OUT)]
     assert store.sinks[0].info_text.endswith(b"Dump incomplete: client timed out\n")
 
 

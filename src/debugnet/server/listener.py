@@ -22,8 +22,8 @@ from types import FrameType
 from debugnet.errors import WireError
 from debugnet.server.config import ServerConfig
 from debugnet.server.context import SessionContext
+from debugnet.server.endings import Ending, Outcome
 from debugnet.server.handler import HandlerRunner
-from debugnet.server.recorder import Outcome
 from debugnet.server.resolver import Resolver
 from debugnet.server.storage import DirectoryStore
 from debugnet.server.worker import SessionWorker
@@ -136,11 +136,11 @@ class Server:
         self._stop.set()
 
     def shutdown(self, timeout: float = 10.0) -> None:
-        """End every open session as timed out (handlers run), then close."""
+        """End every open session as server stopped (handlers run), then close."""
         with self._lock:
             workers = list(self._workers.values())
         for worker in workers:
-            worker.request_end()
+            worker.request_end(Ending.SERVER_STOPPED)
         for worker in workers:
             worker.thread.join(timeout)
         self.handlers.wait(timeout)
@@ -196,11 +196,11 @@ class Server:
 
     # -- called by workers ---------------------------------------------------
 
-    def worker_done(self, worker: SessionWorker, outcome: Outcome | None) -> None:
+    def worker_done(self, worker: SessionWorker, ending: Ending | None) -> None:
         """A worker's thread is ending: count how its dump ended and forget it."""
         with self._lock:
-            if outcome is not None:
-                self.counters[_DUMPS[outcome]] += 1
+            if ending is not None:
+                self.counters[_DUMPS[ending.handler]] += 1
             if self._workers.get(worker.client_ip) is worker:
                 del self._workers[worker.client_ip]
 

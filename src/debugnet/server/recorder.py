@@ -10,9 +10,10 @@ before FINISHED is acked, and reports how the dump ended as an ``Outcome``
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from enum import StrEnum
 
+from debugnet.server.endings import Ending, Outcome, escape, escape_version
 from debugnet.server.store import DumpLimitReached, DumpRequest, DumpSink, DumpStore, StorageError
 from debugnet.transport.server_events import (
     DataReceived,
@@ -26,19 +27,15 @@ from debugnet.transport.server_events import (
 from debugnet.transport.server_session import ServerSession, SessionState
 from debugnet.wire.kdh import KDH_SIZE, KernelDumpHeader
 
+__all__ = ["DumpRecorder", "Ending", "Outcome", "format_holes"]
+
 log = logging.getLogger(__name__)
 
 _OVER = (SessionState.DONE, SessionState.TIMED_OUT, SessionState.FAILED)
 _SUFFIXED = ("gzip", "zstd")
 """Compressions a vmcore name has a suffix for; any other stays ``none``."""
-
-
-class Outcome(StrEnum):
-    """How a dump ended; the values are netdumpd's handler reasons."""
-
-    SUCCESS = "success"
-    ERROR = "error"
-    TIMEOUT = "timeout"
+INFO_LIMIT = 64 * 1024
+"""Bytes of info lines before the last one; past it only the ending's line is written."""
 
 
 def format_holes(holes: list[tuple[int, int]], limit: int = 8) -> str:
@@ -49,12 +46,24 @@ def format_holes(holes: list[tuple[int, int]], limit: int = 8) -> str:
     return shown
 
 
+def kdh_block(kdh: KernelDumpHeader) -> bytes:
+    """The KDH's info lines with the client's strings escaped: no string forges a line."""
+    safe = dataclasses.replace(
+        kdh,
+        architecture=escape(kdh.architecture),
+        hostname=escape(kdh.hostname),
+        versionstring=escape_version(kdh.versionstring),
+        panicstring=escape(kdh.panicstring),
+    )
+    return safe.info_lines()
+
+
 class DumpRecorder:
     """Records one session's dump into a sink taken from a ``DumpStore``.
 
     Call ``open`` once (False: no dump could be created, do not ack the
     herald), then ``handle`` for every event; ``handle`` returns an
-    ``Outcome`` exactly once, when the dump has ended. ``close`` releases the
+    ``Ending`` exactly once, when the dump has ended. ``close`` releases the
     sink whatever happened.
     """
 
@@ -64,8 +73,20 @@ class DumpRecorder:
         self.request = request
         self.sink: DumpSink | None = None
         self.kdh: KernelDumpHeader | None = None
-        self.outcome: Outcome | None = None
+        self.ending: Ending | None = None
         self.label = request.client_ip
+        self.stop_ending = Ending.TIMED_OUT
+        """What a timeout the shell forces means: a restart, or the server stopping."""
+        self._kdh_raw: bytes | None = None
+        self._kdh_written: KernelDumpHeader | None = None
+        self._kdh_changes = 0
+        self._bad_kdh: str | None = None
+        self._info_bytes = 0
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """The handler word of the ending, once there is one."""
+        return self.ending.handler if self.ending is not None else None
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -75,9 +96,9 @@ class DumpRecorder:
             sink = self.store.create(self.request)
         except (DumpLimitReached, OSError):
             return False  # the store has said why
-        host, ip = self.request.host, self.request.client_ip
-        sink.info(b"Dump from %s [%s]\n" % (host.encode(), ip.encode()))
         self.sink = sink
+        host, ip = escape(self.request.host), escape(self.request.client_ip)
+        self._info(f"Dump from {host} [{ip}]\n".encode())
         return True
 
     def close(self) -> None:
@@ -86,8 +107,8 @@ class DumpRecorder:
 
     # -- events --------------------------------------------------------------
 
-    def handle(self, ev: ServerEvent, now: float) -> Outcome | None:
-        """Act on one event; the Outcome when it ended the dump, else None."""
+    def handle(self, ev: ServerEvent, now: float) -> Ending | None:
+        """Act on one event; the Ending when it ended the dump, else None."""
         sink = self.sink
         assert sink is not None, "handle before a successful open"
         if isinstance(ev, DataRunReceived):  # the hot path: a batch's contiguous run, inlined
@@ -115,14 +136,12 @@ class DumpRecorder:
             return self._on_timeout(sink)
         return None  # SessionEnded: the linger is over, nothing to record
 
-    def abort(self) -> Outcome | None:
-        """The shell failed unexpectedly: end an unfinished dump as an error."""
-        if self.session.state in _OVER or self.outcome is not None:
+    def abort(self) -> Ending | None:
+        """The shell failed unexpectedly: end an unfinished dump as an internal error."""
+        if self.session.state in _OVER or self.ending is not None:
             return None
         self.session.fail()
-        if self.sink is not None:
-            self.sink.info(b"Dump unsuccessful: internal error\n")
-        return self._ended(Outcome.ERROR)
+        return self._ended(Ending.INTERNAL_ERROR)
 
     def compression(self) -> str:
         """The compression the KDH announces, if it is one a suffix exists for."""
@@ -131,16 +150,35 @@ class DumpRecorder:
 
     # -- policy --------------------------------------------------------------
 
+    def _info(self, line: bytes, *, last: bool = False) -> None:
+        """Append to the info file within its bound; the ending's line always fits."""
+        if not last and self._info_bytes + len(line) > INFO_LIMIT:
+            return
+        self._info_bytes += len(line)
+        assert self.sink is not None
+        self.sink.info(line)
+
     def _on_kdh(self, sink: DumpSink, raw: bytes) -> None:
+        """The first KDH is written at once; a repeat is ignored, a new one kept for the end."""
         if len(raw) < KDH_SIZE:
             log.warning("%s: bad KDH: packet too small (%d bytes)", self.label, len(raw))
-            sink.info(b"Bad KDH: packet too small\n")
+            self._bad_kdh = "packet too small"
             return
+        raw = raw[:KDH_SIZE]
+        if raw == self._kdh_raw:
+            return  # a retransmitted or repeated header says nothing new
         kdh = KernelDumpHeader.parse(raw, lenient=True)  # netdumpd reads any version
-        if kdh.version not in (1, 2, 3, 4):
+        if self._kdh_raw is not None:
+            self._kdh_changes += 1
+            if self._kdh_changes == 1:
+                log.warning("%s: a different KDH arrived; the newest is recorded", self.label)
+        elif kdh.version not in (1, 2, 3, 4):
             log.warning("%s: KDH version %d read as version 4", self.label, kdh.version)
+        self._kdh_raw = raw
         self.kdh = kdh
-        sink.info(kdh.info_lines())
+        if self._kdh_written is None:
+            self._kdh_written = kdh
+            self._info(kdh_block(kdh))
         if not kdh.parity_ok:
             log.warning("%s: KDH parity check failed", self.label)
         try:
@@ -148,45 +186,66 @@ class DumpRecorder:
         except OSError as exc:
             log.error("%s: cannot rename %s: %s", self.label, sink.core_path, exc)
 
-    def _on_finish(self, sink: DumpSink, now: float) -> Outcome | None:
+    def _finish_info(self) -> None:
+        """Before the ending's line: the newest KDH if it changed after the first was written."""
+        kdh = self.kdh
+        if kdh is not None and kdh is not self._kdh_written:
+            self._info(
+                b"KDH changed %d times during the dump; the newest:\n%s"
+                % (self._kdh_changes, kdh_block(kdh))
+            )
+            self._kdh_written = kdh
+
+    def _judge(self) -> tuple[Ending, str]:
+        """The ending of a dump whose client sent FINISHED, and its detail."""
+        session, kdh = self.session, self.kdh
+        if not session.ranges:
+            return Ending.NO_DATA, ""
+        if kdh is None and self._bad_kdh is not None:
+            return Ending.BAD_KDH, self._bad_kdh
+        end = kdh.dumplength if kdh is not None else max(e for _s, e in session.ranges)
+        holes = session.missing(end)
+        if holes:
+            missing = sum(e - s for s, e in holes)
+            log.warning("%s: dump incomplete: %d bytes missing", self.label, missing)
+            return Ending.HOLES, f"{missing} bytes missing at {format_holes(holes)}"
+        if kdh is None:
+            self._info(b"No kernel dump header\n")
+        return Ending.COMPLETE, ""
+
+    def _on_finish(self, sink: DumpSink, now: float) -> Ending | None:
         kdh = self.kdh
         compressed = self.compression() != "none"
         try:
             sink.sync(truncate_to=kdh.dumplength if compressed and kdh else None)
         except StorageError as exc:
             return self._storage_failed(exc)
-        holes = self.session.missing(kdh.dumplength) if kdh is not None else []
-        if holes:
-            missing = sum(e - s for s, e in holes)
-            line = f"Dump incomplete: {missing} bytes missing at {format_holes(holes)}\n"
-            sink.info(line.encode())
-            outcome = Outcome.ERROR
-            log.warning("%s: dump incomplete: %d bytes missing", self.label, missing)
-        else:
-            sink.info(b"Dump complete\n")
-            outcome = Outcome.SUCCESS
+        ending, detail = self._judge()
+        self._finish_info()
+        self._info(ending.line(detail), last=True)
         sink.publish()
         sink.close()
         self.session.confirm_finished(now)
-        return self._ended(outcome)
+        return self._ended(ending, written=True)
 
-    def _on_timeout(self, sink: DumpSink) -> Outcome | None:
+    def _on_timeout(self, sink: DumpSink) -> Ending | None:
         try:
             sink.sync()
         except StorageError as exc:
             return self._storage_failed(exc)  # what was received is not durable: say so
-        sink.info(b"Dump incomplete: client timed out\n")
-        return self._ended(Outcome.TIMEOUT)
+        return self._ended(self.stop_ending)
 
-    def _storage_failed(self, exc: StorageError) -> Outcome | None:
-        assert self.sink is not None
+    def _storage_failed(self, exc: StorageError) -> Ending | None:
         log.error("%s: %s", self.label, exc)
         self.session.fail()
-        self.sink.info(b"Dump unsuccessful: %s\n" % str(exc).encode())
-        return self._ended(Outcome.ERROR)
+        return self._ended(Ending.WRITE_ERROR, str(exc))
 
-    def _ended(self, outcome: Outcome) -> Outcome | None:
-        if self.outcome is not None:
+    def _ended(self, ending: Ending, detail: str = "", *, written: bool = False) -> Ending | None:
+        """Record the ending once: its info line (unless written already), and return it."""
+        if self.ending is not None:
             return None
-        self.outcome = outcome
-        return outcome
+        if not written and self.sink is not None:
+            self._finish_info()
+            self._info(ending.line(detail), last=True)
+        self.ending = ending
+        return ending

@@ -17,7 +17,8 @@ import time
 from collections.abc import Callable
 
 from debugnet.server.context import SessionContext
-from debugnet.server.recorder import DumpRecorder, Outcome
+from debugnet.server.endings import Ending
+from debugnet.server.recorder import DumpRecorder
 from debugnet.server.sessionio import open_session_socket, send_all, session_io, set_receive_timeout
 from debugnet.server.store import DumpRequest
 from debugnet.transport.server_session import Herald, ServerSession, SessionConfig, SessionState
@@ -31,8 +32,8 @@ _MIN_WAIT = 0.001
 """The shortest receive timeout (SO_RCVTIMEO 0 would mean forever)."""
 
 
-DoneCallback = Callable[["SessionWorker", Outcome | None], None]
-"""Called once from the worker's thread as it ends, with the outcome (None: never started)."""
+DoneCallback = Callable[["SessionWorker", Ending | None], None]
+"""Called once from the worker's thread as it ends, with the ending (None: no dump)."""
 
 
 class SessionWorker:
@@ -57,6 +58,7 @@ class SessionWorker:
         self.session: ServerSession | None = None
         self.recorder: DumpRecorder | None = None
         self.end_requested = False
+        self.end_ending = Ending.TIMED_OUT
         self.acked_at: float | None = None
         """Wall-clock time just before the herald's first ack was sent."""
         self.sock: socket.socket | None = None
@@ -99,8 +101,12 @@ class SessionWorker:
         session = self.session
         return session is not None and session.state is SessionState.OPEN
 
-    def request_end(self) -> None:
-        """End the dump as timed out now (shutdown, or a restart): wakes the blocked receive."""
+    def request_end(self, ending: Ending = Ending.TIMED_OUT) -> None:
+        """End the dump now, as ``ending`` (a restart: timed out; shutdown: server stopped).
+
+        Wakes the blocked receive.
+        """
+        self.end_ending = ending
         self.end_requested = True
         with self._sock_lock:  # never a shutdown of a closed (perhaps reused) descriptor
             if self.sock is not None and self.sock.fileno() >= 0:
@@ -112,14 +118,14 @@ class SessionWorker:
     # -- the thread ----------------------------------------------------------
 
     def _main(self) -> None:
-        outcome: Outcome | None = None
+        ending: Ending | None = None
         try:
             if self._setup():
-                outcome = self._loop()
+                ending = self._loop()
         except Exception:
             log.exception("%s: session failed unexpectedly", self.client_ip)
             if self.recorder is not None and (aborted := self.recorder.abort()) is not None:
-                outcome = self._ended(aborted, time.monotonic())
+                ending = self._ended(aborted, time.monotonic())
         finally:
             for close in self._closers:
                 close()
@@ -127,9 +133,9 @@ class SessionWorker:
                 if self.sock is not None:
                     self.sock.close()
             if self.recorder is not None:
-                outcome = outcome or self.recorder.outcome
+                ending = ending or self.recorder.ending
                 self.recorder.close()
-            self.on_done(self, outcome)
+            self.on_done(self, ending)
 
     def _setup(self) -> bool:
         cfg = self.config
@@ -167,8 +173,8 @@ class SessionWorker:
         )
         return True
 
-    def _loop(self) -> Outcome | None:
-        """Receive, record, ack; sleep no longer than the next deadline. The outcome at the end."""
+    def _loop(self) -> Ending | None:
+        """Receive, record, ack; sleep no longer than the next deadline. The ending at the end."""
         session, recorder, lock = self.session, self.recorder, self.lock
         assert session is not None and recorder is not None
         assert self.sock is not None
@@ -185,7 +191,7 @@ class SessionWorker:
         self._progress_t, self._progress_bytes = now, 0
         self._progress_at = now + self.config.progress_interval
         wake = self._arm(now)
-        outcome: Outcome | None = None
+        ending: Ending | None = None
         while True:
             try:
                 views: list[memoryview] | None = receive()
@@ -202,9 +208,9 @@ class SessionWorker:
                     while (ev := next_event()) is not None:
                         ended = handle(ev, now)
                         if ended is not None:
-                            outcome = self._ended(ended, now)
+                            ending = self._ended(ended, now)
                         if session.state is SessionState.FAILED:
-                            return outcome
+                            return ending
                     acks = session.datagrams_to_send(now)
                     if acks:
                         transmit(acks)
@@ -213,9 +219,9 @@ class SessionWorker:
                 elif now + self._armed > wake:
                     wake = self._arm(now)  # a receive starting now would wake too late
             if views is None or now >= wake or self.end_requested:
-                outcome = self._look(now) or outcome
+                ending = self._look(now) or ending
                 if session.state in _OVER:
-                    return outcome
+                    return ending
                 wake = self._arm(now)
 
     def _arm(self, now: float) -> float:
@@ -237,22 +243,23 @@ class SessionWorker:
         self._armed = wait
         return wake
 
-    def _look(self, now: float) -> Outcome | None:
-        """Timers, requests from other threads, progress; the outcome if the dump ended."""
+    def _look(self, now: float) -> Ending | None:
+        """Timers, requests from other threads, progress; the ending if the dump ended."""
         session, recorder = self.session, self.recorder
         assert session is not None and recorder is not None
-        outcome: Outcome | None = None
+        ending: Ending | None = None
         with self.lock:
             if self.end_requested:
+                recorder.stop_ending = self.end_ending
                 session.time_out(now)
             session.handle_timer(now)
             while (ev := session.next_event()) is not None:
                 ended = recorder.handle(ev, now)
                 if ended is not None:
-                    outcome = self._ended(ended, now)
+                    ending = self._ended(ended, now)
         if now >= self._progress_at and session.state is SessionState.OPEN:
             self._log_progress(now)
-        return outcome
+        return ending
 
     def _log_progress(self, now: float) -> None:
         assert self.session is not None
@@ -262,7 +269,7 @@ class SessionWorker:
         self._progress_bytes, self._progress_t = done, now
         self._progress_at = now + self.config.progress_interval
 
-    def _ended(self, outcome: Outcome, now: float) -> Outcome:
+    def _ended(self, ending: Ending, now: float) -> Ending:
         """Log the end and run the handler, as soon as the dump has ended (not after the linger)."""
         session, recorder = self.session, self.recorder
         assert session is not None and recorder is not None and recorder.sink is not None
@@ -270,9 +277,11 @@ class SessionWorker:
         elapsed = now - session.started
         sink = recorder.sink
         log.info(
-            "%s: dump ended (%s): %d bytes in %.2fs (%.1f MB/s, %d packets in %d batches) -> %s",
+            "%s: dump ended (%s) as %s: %d bytes in %.2fs (%.1f MB/s, %d packets in %d batches)"
+            " -> %s",
             self.client_ip,
-            outcome,
+            ending.handler,
+            ending.name.lower().replace("_", " "),
             stats.data_bytes,
             elapsed,
             stats.data_bytes / max(elapsed, 1e-9) / 1e6,
@@ -281,9 +290,9 @@ class SessionWorker:
             sink.core_path,
         )
         self.context.handlers.run(
-            outcome, self.client_ip, recorder.request.host, sink.info_path, sink.core_path
+            ending.handler, self.client_ip, recorder.request.host, sink.info_path, sink.core_path
         )
-        return outcome
+        return ending
 
     def _send(self, datagrams: list[bytes]) -> None:
         if self.sock is not None:
