@@ -32,9 +32,11 @@ def msg(t: MsgType, seq: int, data: bytes = b"", off: int = 0) -> bytes:
 class Shell:
     """The worker's part in virtual time: feed datagrams, hand every event to the recorder."""
 
-    def __init__(self, store: DumpStore, timeout: float = 600.0) -> None:
+    def __init__(
+        self, store: DumpStore, timeout: float = 600.0, request: DumpRequest = REQUEST
+    ) -> None:
         self.session = ServerSession(Herald(1), 0.0, SessionConfig(timeout=timeout, linger=5.0))
-        self.recorder = DumpRecorder(self.session, store, REQUEST)
+        self.recorder = DumpRecorder(self.session, store, request)
         self.outcomes: list[Ending] = []
         self.seq = 1
 

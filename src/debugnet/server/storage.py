@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from debugnet.server.naming import index_names, output_dir, vmcore_name
+from debugnet.server.dirfd import DirHandle
+from debugnet.server.naming import index_names, open_default_dir, open_output_dir, vmcore_name
 from debugnet.server.store import Chunk, DumpLimitReached, DumpRequest, StorageError
 
 __all__ = [
@@ -37,27 +38,25 @@ _ALLOC_LOCK = threading.Lock()
 _HAVE_PWRITEV = hasattr(os, "pwritev")
 
 
-def _read_bounds(directory: Path, host: str) -> int | None:
+def _read_bounds(directory: DirHandle, host: str) -> int | None:
     try:
-        return int((directory / f"bounds.{host}").read_text().strip())
+        return int(directory.read_text(f"bounds.{host}").strip())
     except (OSError, ValueError):
         return None
 
 
-def _write_bounds(directory: Path, host: str, value: int) -> None:
-    tmp = directory / f".bounds.{host}.tmp"
+def _write_bounds(directory: DirHandle, host: str, value: int) -> None:
     try:
-        tmp.write_text(f"{value}\n")
-        os.replace(tmp, directory / f"bounds.{host}")
+        directory.write_text(f"bounds.{host}", f"{value}\n")
     except OSError as exc:
-        log.warning("cannot update bounds.%s in %s: %s", host, directory, exc)
+        log.warning("cannot update bounds.%s in %s: %s", host, directory.path, exc)
 
 
-def _index_free(directory: Path, host: str, index: int) -> bool:
-    return not any(os.path.lexists(directory / n) for n in index_names(host, index))
+def _index_free(directory: DirHandle, host: str, index: int) -> bool:
+    return not any(directory.lexists(n) for n in index_names(host, index))
 
 
-def allocate_index(directory: Path, host: str, limit: int) -> int:
+def allocate_index(directory: DirHandle, host: str, limit: int) -> int:
     """The hinted index if it is free and in range, else the lowest free one."""
     hint = _read_bounds(directory, host)
     candidates = [hint] if hint is not None and 0 <= hint < limit else []
@@ -66,22 +65,32 @@ def allocate_index(directory: Path, host: str, limit: int) -> int:
         if _index_free(directory, host, index):
             _write_bounds(directory, host, index + 1)
             return index
-    raise DumpLimitReached(f"all {limit} dump indexes for {host} in {directory} are taken")
+    raise DumpLimitReached(f"all {limit} dump indexes for {host} in {directory.path} are taken")
 
 
 @dataclass(frozen=True, slots=True)
 class DumpPaths:
+    """One dump's names; ``directory`` is for messages and the handler, never opened by path."""
+
     directory: Path
     host: str
     index: int
 
     @property
+    def info_name(self) -> str:
+        return f"info.{self.host}.{self.index}"
+
+    @property
+    def key_name(self) -> str:
+        return f"key.{self.host}.{self.index}"
+
+    @property
     def info(self) -> Path:
-        return self.directory / f"info.{self.host}.{self.index}"
+        return self.directory / self.info_name
 
     @property
     def key(self) -> Path:
-        return self.directory / f"key.{self.host}.{self.index}"
+        return self.directory / self.key_name
 
     def vmcore(self, *, encrypted: bool = False, compression: str = "none") -> Path:
         name = vmcore_name(self.host, self.index, encrypted=encrypted, compression=compression)
@@ -118,17 +127,27 @@ def _write_all(fd: int, pieces: Sequence[Chunk], offset: int) -> None:
 class DumpFiles:
     """The open info and vmcore files of one dump: a ``DumpSink``."""
 
-    def __init__(self, paths: DumpPaths, buffer_size: int) -> None:
+    def __init__(
+        self, paths: DumpPaths, buffer_size: int, directory: DirHandle | None = None
+    ) -> None:
+        """Create the files in ``directory`` (taken over; default: ``paths.directory`` opened)."""
         self.paths = paths
+        self.dir = directory if directory is not None else DirHandle.open(paths.directory)
         self.vmcore_path = paths.vmcore()
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-        self._info_fd = os.open(paths.info, flags, 0o600)
         try:
-            self._core_fd = os.open(
-                self.vmcore_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600
+            self._info_fd = self.dir.open_file(
+                paths.info_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            )
+        except OSError:
+            self.dir.close()
+            raise
+        try:
+            self._core_fd = self.dir.open_file(
+                self.vmcore_path.name, os.O_RDWR | os.O_CREAT | os.O_TRUNC
             )
         except OSError:
             os.close(self._info_fd)
+            self.dir.close()
             raise
         self._buffer_size = buffer_size
         self._buf = bytearray()  # allocated at the first small write: idle sessions stay small
@@ -140,10 +159,11 @@ class DumpFiles:
         self.closed = False
 
     @classmethod
-    def create(cls, directory: Path, host: str, limit: int, buffer_size: int) -> DumpFiles:
+    def create(cls, directory: DirHandle, host: str, limit: int, buffer_size: int) -> DumpFiles:
+        """The next free index for ``host`` in ``directory`` (a handle the dump takes over)."""
         with _ALLOC_LOCK:
             index = allocate_index(directory, host, limit)
-            return cls(DumpPaths(directory, host, index), buffer_size)
+            return cls(DumpPaths(directory.path, host, index), buffer_size, directory)
 
     @property
     def index(self) -> int:
@@ -224,9 +244,9 @@ class DumpFiles:
     def write_key(self, offset: int, data: bytes) -> None:
         """Store a piece of the key record at its offset; the file is created read-only (0400)."""
         if self._key_fd is None:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
             try:
-                self._key_fd = os.open(self.paths.key, flags, 0o400)
+                self._key_fd = self.dir.open_file(self.paths.key_name, flags, 0o400)
             except OSError as exc:
                 raise StorageError(offset, exc) from exc
         _write_all(self._key_fd, (data,), offset)
@@ -235,7 +255,7 @@ class DumpFiles:
         """Give the vmcore the name the KDH implies; the open descriptor stays valid."""
         target = self.paths.vmcore(encrypted=encrypted, compression=compression)
         if target != self.vmcore_path:
-            os.rename(self.vmcore_path, target)
+            self.dir.replace(self.vmcore_path.name, target.name)
             self.vmcore_path = target
 
     def publish(self) -> None:
@@ -246,32 +266,24 @@ class DumpFiles:
     def sync_dir(self) -> None:
         """Make the new names (renames, symlinks, bounds) durable too."""
         try:
-            fd = os.open(self.paths.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError as exc:
-            log.warning("cannot open %s to sync it: %s", self.paths.directory, exc)
-            return
-        try:
-            os.fsync(fd)
+            self.dir.fsync()
         except OSError as exc:
             log.warning("cannot sync %s: %s", self.paths.directory, exc)
-        finally:
-            os.close(fd)
 
     def link_last(self) -> None:
         """Point ``vmcore.<host>.last`` and ``info.<host>.last`` at this dump."""
-        d, host = self.paths.directory, self.paths.host
+        host = self.paths.host
         for link, target in (
-            (d / f"vmcore.{host}.last", self.vmcore_path.name),
-            (d / f"info.{host}.last", self.paths.info.name),
+            (f"vmcore.{host}.last", self.vmcore_path.name),
+            (f"info.{host}.last", self.paths.info_name),
         ):
-            tmp = d / f".{link.name}.{self.paths.index}.tmp"  # unique per dump: no race
+            tmp = f".{link}.{self.paths.index}.tmp"  # unique per dump: no race
             try:
-                if os.path.lexists(tmp):
-                    os.unlink(tmp)
-                os.symlink(target, tmp)
-                os.replace(tmp, link)
+                self.dir.unlink(tmp, missing_ok=True)
+                self.dir.symlink(target, tmp)
+                self.dir.replace(tmp, link)
             except OSError as exc:
-                log.warning("cannot link %s -> %s: %s", link, target, exc)
+                log.warning("cannot link %s -> %s: %s", self.paths.directory / link, target, exc)
 
     def close(self) -> None:
         if self.closed:
@@ -285,13 +297,14 @@ class DumpFiles:
         os.close(self._info_fd)
         if self._key_fd is not None:
             os.close(self._key_fd)
+        self.dir.close()
 
 
 @dataclass(frozen=True, slots=True)
 class DirectoryStore:
     """Dumps as files in netdumpd's layout under ``root``: a ``DumpStore``.
 
-    A herald's path picks a subdirectory (naming.output_dir); when that one
+    A herald's path picks a subdirectory (naming.open_output_dir); when that one
     cannot take the dump, the default path is tried before giving up.
     """
 
@@ -300,37 +313,34 @@ class DirectoryStore:
     max_dumps: int = 1024
     write_buffer: int = 256 * 1024
 
-    @property
-    def default_dir(self) -> Path:
-        return self.root / self.default_path
-
-    def directory(self, request: DumpRequest) -> Path:
-        return output_dir(self.root, self.default_path, request.herald_path, request.client_ip)
-
     def create(self, request: DumpRequest) -> DumpFiles:
         """Create the dump in the herald's directory, else in the default one; log failures."""
-        directory = self.directory(request)
-        while True:
-            try:
-                return DumpFiles.create(directory, request.host, self.max_dumps, self.write_buffer)
-            except DumpLimitReached as exc:
-                log.error("%s: %s; herald not acknowledged", request.client_ip, exc)
-                failure: Exception = exc
-            except OSError as exc:
-                log.error(
-                    "%s: cannot create dump files in %s: %s", request.client_ip, directory, exc
+        ip = request.client_ip
+        with DirHandle.open(self.root) as root:
+            directory = open_output_dir(root, self.default_path, request.herald_path, ip)
+            default = not request.herald_path or directory.path == root.path / self.default_path
+            while True:
+                try:
+                    return DumpFiles.create(
+                        directory, request.host, self.max_dumps, self.write_buffer
+                    )
+                except DumpLimitReached as exc:
+                    directory.close()
+                    log.error("%s: %s; herald not acknowledged", ip, exc)
+                    failure: Exception = exc
+                except OSError as exc:
+                    directory.close()
+                    log.error("%s: cannot create dump files in %s: %s", ip, directory.path, exc)
+                    failure = exc
+                if default:
+                    raise failure
+                log.warning(
+                    "%s: cannot create dump files in %s; retrying in the default path",
+                    ip,
+                    directory.path,
                 )
-                failure = exc
-            if directory == self.default_dir:
-                raise failure
-            log.warning(
-                "%s: cannot create dump files in %s; retrying in the default path",
-                request.client_ip,
-                directory,
-            )
-            directory = self.default_dir
+                directory, default = open_default_dir(root, self.default_path), True
 
     def free_bytes(self, request: DumpRequest | None = None) -> int:
-        where = self.directory(request) if request is not None else self.root
-        st = os.statvfs(where)
+        st = os.statvfs(self.root)
         return st.f_bavail * st.f_frsize
