@@ -96,5 +96,9 @@ class MemoryStore:
         self.sinks.append(sink)
         return sink
 
+    def check(self, request: DumpRequest) -> None:
+        if sum(1 for s in self.sinks if s.host == request.host) >= self.limit:
+            raise DumpLimitReached(f"all {self.limit} dump indexes for {request.host} are taken")
+
     def free_bytes(self, request: DumpRequest | None = None) -> int:
         return self.free

@@ -296,3 +296,33 @@ def test_directory_backend_writes_what_memory_records(tmp_path: Path) -> None:
     assert (tmp_path / f"info.{host}.0").read_bytes() == bytes(sink.info_text)
     assert (tmp_path / f"key.{host}.0").read_bytes() == bytes(sink.key) == b"key"
     assert (tmp_path / f"vmcore.{host}.last").readlink() == Path(f"vmcore.{host}.0.gz")
+
+
+def test_a_session_becomes_a_dump_at_its_first_kdh_key_or_data() -> None:
+    for first in (MsgType.KDH, MsgType.EKCD_KEY, MsgType.DATA):
+        store = MemoryStore()
+        shell = Shell(store)
+        assert store.sinks == []  # acked herald, nothing created yet
+        shell.send(first, kdh(3) if first is MsgType.KDH else b"abc", 0)
+        assert len(store.sinks) == 1, first
+        assert store.sinks[0].info_text.startswith(b"Dump from crashy.example [192.0.2.7]\n")
+
+
+def test_a_herald_only_session_leaves_nothing_and_has_no_ending() -> None:
+    store = MemoryStore()
+    shell = Shell(store, timeout=5.0)
+    shell.timer(6.0)
+    assert shell.outcomes == [] and store.sinks == []
+    assert shell.recorder.herald_only and shell.recorder.ending is None
+    finished = Shell(store)
+    finished.send(MsgType.FINISHED)
+    assert finished.acks() == [1, 2]  # the herald and the FINISHED: nothing to make durable
+    assert finished.recorder.herald_only and store.sinks == []
+
+
+def test_no_dump_index_at_the_first_data_fails_the_session() -> None:
+    store = MemoryStore(limit=0)
+    shell = Shell(store)
+    shell.send(MsgType.DATA, b"abc", 0)
+    assert shell.session.state is SessionState.FAILED
+    assert shell.outcomes == [] and store.sinks == []

@@ -74,10 +74,25 @@ def test_request_end_wakes_an_idle_worker(context: tuple[SessionContext, MemoryS
     done = Done()
     with DumpClient(free_loopback((20024,)), SERVER_IP) as client:
         worker = start(ctx, client, done)
+        client.send(DATA, b"x" * 100)  # a dump now
         worker.request_end()  # the 600 s timeout is far away: only the wake-up can end it
         assert done.event.wait(10)
     assert done.calls == [(worker, Ending.TIMED_OUT)]
     assert store.sinks[0].info_text.endswith(b"Dump incomplete: client timed out\n")
+
+
+def test_a_herald_only_session_is_no_dump(context: tuple[SessionContext, MemoryStore]) -> None:
+    """Acked, then silent: nothing is created, no ending, no handler; it says it was herald-only."""
+    ctx, store = context
+    done = Done()
+    with DumpClient(free_loopback((20024,)), SERVER_IP) as client:
+        worker = start(ctx, client, done)
+        assert worker.herald_only_silence(worker.created + 1e6) is not None
+        worker.request_end()
+        assert done.event.wait(10)
+    assert done.calls == [(worker, None)]
+    assert store.sinks == []
+    assert worker.recorder is not None and worker.recorder.herald_only
 
 
 def test_a_herald_read_late_is_not_a_restart(context: tuple[SessionContext, MemoryStore]) -> None:

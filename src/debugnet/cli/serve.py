@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from pathlib import Path
 
 from debugnet.errors import InvalidArgument
@@ -33,6 +34,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--rcvbuf", type=int, default=4 << 20, help="per-session socket receive buffer in bytes"
     )
     parser.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="answer heralds only from this network (repeatable; default: everyone)",
+    )
+    parser.add_argument(
+        "--max-sessions",
+        type=int,
+        default=256,
+        metavar="N",
+        help="sessions at once; at the limit a herald-only session silent 2 s gives way,"
+        " else the herald is refused (default: 256)",
+    )
+    parser.add_argument(
+        "--max-sessions-per-net",
+        type=int,
+        default=32,
+        metavar="N",
+        help="sessions at once from one /24, displacing as --max-sessions (default: 32)",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
     parser.add_argument("--syslog", action="store_true", help="log to syslog instead of stderr")
@@ -59,6 +82,13 @@ def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
         raise InvalidArgument(f"port {args.port} out of range")
     if args.timeout <= 0:
         raise InvalidArgument("timeout must be positive")
+    for cidr in args.allow:
+        try:
+            ipaddress.IPv4Network(cidr, strict=False)
+        except ValueError as exc:
+            raise InvalidArgument(f"--allow {cidr}: {exc}") from None
+    if args.max_sessions < 1 or args.max_sessions_per_net < 1:
+        raise InvalidArgument("--max-sessions and --max-sessions-per-net must be at least 1")
     return ServerConfig(
         dumpdir=dumpdir,
         bind=args.bind,
@@ -68,6 +98,9 @@ def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
         timeout=args.timeout,
         resolve=not args.no_resolve,
         rcvbuf=args.rcvbuf,
+        allow=tuple(args.allow),
+        max_sessions=args.max_sessions,
+        max_sessions_per_net=args.max_sessions_per_net,
     )
 
 

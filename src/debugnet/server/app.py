@@ -87,6 +87,7 @@ def run_server(
             ) from exc
         host, port = server.address
         print(f"{name}: listening on udp {host}:{port}, dumps go to {config.dumpdir}", flush=True)
+        log.info("%s", server.admission.describe())
         if detach is not None:
             detach()
             if lock is not None:

@@ -32,5 +32,12 @@ class ServerConfig:
     max_dumps: int = MAX_DUMPS
     progress_interval: float = 5.0
     max_datagram: int = 65535
+    allow: tuple[str, ...] = ()
+    """CIDR networks whose heralds are answered; empty: everyone."""
+    max_sessions: int = 256
+    max_sessions_per_net: int = 32
+    """Sessions at once from one /24."""
+    displace_after: float = 2.0
+    """At a limit, a herald-only session silent this long gives way to a new herald."""
     batch: bool = True
     """Use recvmmsg/sendmmsg where available (Linux)."""

@@ -20,6 +20,7 @@ from enum import StrEnum
 from types import FrameType
 
 from debugnet.errors import WireError
+from debugnet.server.admission import OPERATOR_ACTION, Admission, RateLimitedLog, Refusal
 from debugnet.server.config import ServerConfig
 from debugnet.server.context import SessionContext
 from debugnet.server.endings import Ending, Outcome
@@ -27,6 +28,7 @@ from debugnet.server.handler import HandlerRunner
 from debugnet.server.resolver import Resolver
 from debugnet.server.storage import DirectoryStore
 from debugnet.server.worker import SessionWorker
+from debugnet.transport.server_session import Herald
 from debugnet.wire.message import parse_herald
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,8 @@ class ListenerCounter(StrEnum):
     DUMPS_SUCCESS = "dumps success"
     DUMPS_ERROR = "dumps error"
     DUMPS_TIMEOUT = "dumps timeout"
+    DISPLACED = "displaced"
+    HERALD_ONLY = "herald-only sessions"
 
 
 _DUMPS = {
@@ -89,7 +93,12 @@ class Server:
             config.dumpdir, config.default_path, config.max_dumps, config.write_buffer
         )
         self.context = SessionContext(config, self.resolver, self.handlers, self.store)
-        self.counters: Counter[ListenerCounter] = Counter()
+        self.counters: Counter[str] = Counter()
+        """Keyed by ``ListenerCounter`` and ``Refusal`` values."""
+        self.admission = Admission(
+            config.allow, config.max_sessions, config.max_sessions_per_net, config.displace_after
+        )
+        self._refusal_log = RateLimitedLog()
         self._workers: dict[str, SessionWorker] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -171,7 +180,11 @@ class Server:
             return
         if port != self.config.client_port:
             self.counters[ListenerCounter.WRONG_SOURCE_PORT] += 1
-            log.debug("%s:%d: herald not from port %d; dropped", ip, port, self.config.client_port)
+            self._refuse(
+                Refusal.WRONG_SOURCE_PORT,
+                ip,
+                f"sent from port {port}, not {self.config.client_port}",
+            )
             return
         self.counters[ListenerCounter.HERALDS] += 1
         local = _destination(ancdata, self.config.bind)
@@ -188,11 +201,56 @@ class Server:
                 log.warning("%s: new herald after data; ending the old dump as timed out", ip)
                 self.counters[ListenerCounter.RESTARTS] += 1
             old.request_end()
-        worker = SessionWorker(self.context, herald, ip, local, self.worker_done)
+        elif not self._admit(ip, now):
+            return
+        self._start(herald, ip, local)
+
+    def _admit(self, ip: str, now: float) -> bool:
+        """Ask admission; end the session it displaces. False: the herald is refused."""
         with self._lock:
-            self._workers[ip] = worker
+            sessions = list(self._workers.values())
+        decision = self.admission.decide(ip, sessions, now)
+        if decision.refusal is not None:
+            self._refuse(decision.refusal, "over the limit", ip)
+            return False
+        victim = decision.displace
+        if victim is not None:
+            assert isinstance(victim, SessionWorker)
+            with self._lock:
+                if self._workers.get(victim.client_ip) is victim:
+                    del self._workers[victim.client_ip]
+                self.counters[ListenerCounter.DISPLACED] += 1
+            victim.request_end()
+            self._refusal_log.warn(
+                ListenerCounter.DISPLACED,
+                f"{victim.client_ip}: herald-only session displaced by a herald from {ip}",
+                now,
+            )
+        return True
+
+    def _start(self, herald: Herald, ip: str, local: str) -> None:
+        """Start a worker; out of threads or memory, the herald is refused, never a crash."""
+        try:
+            worker = SessionWorker(self.context, herald, ip, local, self.worker_done)
+            with self._lock:
+                self._workers[ip] = worker
+            worker.start()
+        except (RuntimeError, MemoryError, OSError) as exc:
+            with self._lock:
+                if self._workers.get(ip) is not None and not self._workers[ip].thread.is_alive():
+                    del self._workers[ip]
+            self._refuse(Refusal.NO_RESOURCES, f"cannot start a session: {exc}", ip)
+            return
+        with self._lock:
             self.counters[ListenerCounter.SESSIONS] += 1
-        worker.start()
+
+    def _refuse(self, reason: Refusal, detail: str, ip: str) -> None:
+        """Count a refused herald; log it at most once a minute per reason."""
+        with self._lock:
+            self.counters[reason] += 1
+        level = logging.ERROR if reason in OPERATOR_ACTION else logging.WARNING
+        message = f"{ip}: {reason.value}: {detail}; herald not acknowledged"
+        self._refusal_log.warn(reason, message, time.monotonic(), level)
 
     # -- called by workers ---------------------------------------------------
 
@@ -201,8 +259,12 @@ class Server:
         with self._lock:
             if ending is not None:
                 self.counters[_DUMPS[ending.handler]] += 1
+            elif worker.recorder is not None and worker.recorder.herald_only:
+                self.counters[ListenerCounter.HERALD_ONLY] += 1
             if self._workers.get(worker.client_ip) is worker:
                 del self._workers[worker.client_ip]
+        if worker.refused is not None:
+            self._refuse(*worker.refused, ip=worker.client_ip)
 
     def active_sessions(self) -> int:
         with self._lock:

@@ -61,10 +61,13 @@ def kdh_block(kdh: KernelDumpHeader) -> bytes:
 class DumpRecorder:
     """Records one session's dump into a sink taken from a ``DumpStore``.
 
-    Call ``open`` once (False: no dump could be created, do not ack the
-    herald), then ``handle`` for every event; ``handle`` returns an
-    ``Ending`` exactly once, when the dump has ended. ``close`` releases the
-    sink whatever happened.
+    A session becomes a dump when its first KDH, key or DATA arrives: only
+    then does ``handle`` ``open`` it (take an index, create the files). A
+    herald-only session (forged heralds, a client that gave up, a FINISHED
+    with nothing before it) leaves nothing on disk, runs no handler and ends
+    with no ``Ending``; ``herald_only`` says so. ``handle`` returns an
+    ``Ending`` exactly once for a dump, when it has ended. ``close``
+    releases the sink whatever happened.
     """
 
     def __init__(self, session: ServerSession, store: DumpStore, request: DumpRequest) -> None:
@@ -82,6 +85,8 @@ class DumpRecorder:
         self._kdh_changes = 0
         self._bad_kdh: str | None = None
         self._info_bytes = 0
+        self.herald_only = False
+        """Set when the session ended without ever becoming a dump."""
 
     @property
     def outcome(self) -> Outcome | None:
@@ -91,7 +96,7 @@ class DumpRecorder:
     # -- lifecycle -----------------------------------------------------------
 
     def open(self) -> bool:
-        """Create the dump and write its first info line."""
+        """Create the dump and write its first info line; False if the store could not."""
         try:
             sink = self.store.create(self.request)
         except (DumpLimitReached, OSError):
@@ -99,6 +104,7 @@ class DumpRecorder:
         self.sink = sink
         host, ip = escape(self.request.host), escape(self.request.client_ip)
         self._info(f"Dump from {host} [{ip}]\n".encode())
+        log.info("%s: dump from %s [%s] started -> %s", self.label, host, ip, sink.core_path)
         return True
 
     def close(self) -> None:
@@ -110,7 +116,10 @@ class DumpRecorder:
     def handle(self, ev: ServerEvent, now: float) -> Ending | None:
         """Act on one event; the Ending when it ended the dump, else None."""
         sink = self.sink
-        assert sink is not None, "handle before a successful open"
+        if sink is None:
+            sink = self._become_dump(ev, now)
+            if sink is None:
+                return None
         if isinstance(ev, DataRunReceived):  # the hot path: a batch's contiguous run, inlined
             try:
                 sink.write_at(ev.offset, ev.pieces, ev.length)
@@ -136,9 +145,26 @@ class DumpRecorder:
             return self._on_timeout(sink)
         return None  # SessionEnded: the linger is over, nothing to record
 
+    def _become_dump(self, ev: ServerEvent, now: float) -> DumpSink | None:
+        """The first KDH, key or data makes the session a dump; anything else ends it as none."""
+        if isinstance(ev, (DataRunReceived, DataReceived, KdhReceived, KeyReceived)):
+            if self.session.state is SessionState.OPEN and not self.open():
+                self.session.fail()  # no dump to write into: ack nothing more
+            return self.sink
+        if isinstance(ev, FinishRequested):
+            self.session.confirm_finished(now)  # nothing to make durable
+            self._herald_only("FINISHED with nothing before it")
+        elif isinstance(ev, SessionTimedOut) and not self.herald_only:
+            self._herald_only(f"ended ({self.stop_ending.name.lower().replace('_', ' ')})")
+        return None
+
+    def _herald_only(self, how: str) -> None:
+        self.herald_only = True
+        log.info("%s: herald-only session %s; no dump", self.label, how)
+
     def abort(self) -> Ending | None:
         """The shell failed unexpectedly: end an unfinished dump as an internal error."""
-        if self.session.state in _OVER or self.ending is not None:
+        if self.session.state in _OVER or self.ending is not None or self.sink is None:
             return None
         self.session.fail()
         return self._ended(Ending.INTERNAL_ERROR)

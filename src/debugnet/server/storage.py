@@ -56,16 +56,22 @@ def _index_free(directory: DirHandle, host: str, index: int) -> bool:
     return not any(directory.lexists(n) for n in index_names(host, index))
 
 
-def allocate_index(directory: DirHandle, host: str, limit: int) -> int:
-    """The hinted index if it is free and in range, else the lowest free one."""
+def free_index(directory: DirHandle, host: str, limit: int) -> int:
+    """The hinted index if it is free and in range, else the lowest free one; takes nothing."""
     hint = _read_bounds(directory, host)
     candidates = [hint] if hint is not None and 0 <= hint < limit else []
     candidates += range(limit)
     for index in candidates:
         if _index_free(directory, host, index):
-            _write_bounds(directory, host, index + 1)
             return index
     raise DumpLimitReached(f"all {limit} dump indexes for {host} in {directory.path} are taken")
+
+
+def allocate_index(directory: DirHandle, host: str, limit: int) -> int:
+    """``free_index``, and the hint for the next one written to ``bounds.<host>``."""
+    index = free_index(directory, host, limit)
+    _write_bounds(directory, host, index + 1)
+    return index
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +346,19 @@ class DirectoryStore:
                     directory.path,
                 )
                 directory, default = open_default_dir(root, self.default_path), True
+
+    def check(self, request: DumpRequest) -> None:
+        with DirHandle.open(self.root) as root:
+            ip = request.client_ip
+            with open_output_dir(root, self.default_path, request.herald_path, ip) as directory:
+                try:
+                    free_index(directory, request.host, self.max_dumps)
+                    return
+                except DumpLimitReached:
+                    if not request.herald_path:
+                        raise
+            with open_default_dir(root, self.default_path) as directory:
+                free_index(directory, request.host, self.max_dumps)
 
     def free_bytes(self, request: DumpRequest | None = None) -> int:
         st = os.statvfs(self.root)

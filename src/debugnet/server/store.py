@@ -55,6 +55,10 @@ class DumpLimitReached(DebugnetError):
     """Every index below the per-host limit is taken."""
 
 
+class BelowFloor(DumpLimitReached):
+    """Free space is below the disk floor (``--min-free`` or the ``minfree`` file)."""
+
+
 @dataclass(frozen=True, slots=True)
 class DumpRequest:
     """Who a new dump is from and where its client asked for it to go."""
@@ -132,6 +136,15 @@ class DumpStore(Protocol):
         Raises ``DumpLimitReached`` when no index is free, ``OSError`` when the
         dump cannot be created (having logged why, with the client's address);
         the herald is then not acknowledged.
+        """
+        ...
+
+    def check(self, request: DumpRequest) -> None:
+        """Whether a dump for ``request`` could be created now, without creating anything.
+
+        Asked before a herald is acknowledged (the dump itself is created only
+        when its first KDH, key or data arrives). Raises ``BelowFloor``,
+        ``DumpLimitReached`` or ``OSError``, as ``create`` would.
         """
         ...
 

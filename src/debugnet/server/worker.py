@@ -16,11 +16,12 @@ import threading
 import time
 from collections.abc import Callable
 
+from debugnet.server.admission import Refusal
 from debugnet.server.context import SessionContext
 from debugnet.server.endings import Ending
 from debugnet.server.recorder import DumpRecorder
 from debugnet.server.sessionio import open_session_socket, send_all, session_io, set_receive_timeout
-from debugnet.server.store import DumpRequest
+from debugnet.server.store import BelowFloor, DumpLimitReached, DumpRequest
 from debugnet.transport.server_session import Herald, ServerSession, SessionConfig, SessionState
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ class SessionWorker:
         self.session: ServerSession | None = None
         self.recorder: DumpRecorder | None = None
         self.end_requested = False
+        self.created = time.monotonic()
+        self.refused: tuple[Refusal, str] | None = None
+        """Why the herald could not be answered after all (the worker ran out of resources)."""
         self.end_ending = Ending.TIMED_OUT
         self.acked_at: float | None = None
         """Wall-clock time just before the herald's first ack was sent."""
@@ -95,6 +99,17 @@ class SessionWorker:
             return True
         finally:
             self.lock.release()
+
+    def herald_only_silence(self, now: float) -> float | None:
+        """Seconds silent, if this session is still herald-only and not ending; else None."""
+        if self.end_requested:
+            return None
+        session, recorder = self.session, self.recorder
+        if session is None:
+            return now - self.created  # still resolving its name or opening its socket
+        if recorder is None or recorder.sink is not None or session.state is not SessionState.OPEN:
+            return None
+        return now - session.last_heard
 
     def dump_open(self) -> bool:
         """Whether the dump is still receiving (not finished, failed or timed out)."""
@@ -142,10 +157,20 @@ class SessionWorker:
         host = self.context.resolver.hostname(self.client_ip)
         try:
             sock = open_session_socket(self.config, self.local_ip, self.client_ip)
+        except OSError as exc:  # out of descriptors or buffers: the listener counts and logs it
+            self.refused = (Refusal.NO_RESOURCES, f"no session socket on {self.local_ip}: {exc}")
+            return False
+        request = DumpRequest(self.client_ip, host, self.herald.path)
+        try:
+            self.context.store.check(request)
+        except BelowFloor as exc:
+            self.refused = (Refusal.DISK_FLOOR, str(exc))
+        except DumpLimitReached as exc:
+            self.refused = (Refusal.NO_INDEX, str(exc))
         except OSError as exc:
-            log.error(
-                "%s: cannot open a session socket on %s: %s", self.client_ip, self.local_ip, exc
-            )
+            self.refused = (Refusal.NO_RESOURCES, f"cannot open the dump directory: {exc}")
+        if self.refused is not None:
+            sock.close()
             return False
         with self._sock_lock:
             self.sock = sock
@@ -153,24 +178,12 @@ class SessionWorker:
         session = ServerSession(
             self.herald, now, SessionConfig(cfg.timeout, cfg.linger), label=self.client_ip
         )
-        recorder = DumpRecorder(
-            session, self.context.store, DumpRequest(self.client_ip, host, self.herald.path)
-        )
-        if not recorder.open():
-            return False
-        assert recorder.sink is not None
-        self.recorder = recorder
+        recorder = DumpRecorder(session, self.context.store, request)
+        self.recorder = recorder  # the dump itself is created by its first KDH, key or data
         with self.lock:
             self.session = session
             self.acked_at = time.time()
             self._send(session.datagrams_to_send(now))
-        log.info(
-            "%s: dump from %s [%s] started -> %s",
-            self.client_ip,
-            host,
-            self.client_ip,
-            recorder.sink.core_path,
-        )
         return True
 
     def _loop(self) -> Ending | None:
