@@ -5,6 +5,7 @@ import pytest
 from debugnet.errors import DebugnetError, Exists, InvalidArgument, NoDevice
 from debugnet.ifnet import AddrFamily, IfFlags, IfTable, LinkAddress
 from debugnet.ifnet.addr import format_mac, parse_mac, refines
+from debugnet.ifnet.ioctl import set_flags
 from tests.test_ifnet_support import MAC_A, MAC_B, make_ether
 
 
@@ -129,7 +130,7 @@ def test_replace_lladdr() -> None:
     table = IfTable()
     ifp, drv = make_ether()
     table.attach(ifp)
-    ifp.set_flags(IfFlags.UP, 0.0)
+    set_flags(ifp, IfFlags.UP, 0.0)
     inits = drv.inits
     ifp.replace_lladdr(MAC_B)
     assert ifp.lladdr == MAC_B and ifp.link_ifa is not None
