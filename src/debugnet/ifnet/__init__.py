@@ -1,6 +1,6 @@
 """The interface layer, modelled on NetBSD's if.c: no I/O, time is a parameter."""
 
-from debugnet.ifnet.addr import AddrFamily, IfAddr, LinkAddress, format_mac, parse_mac
+from debugnet.ifnet.addr import AddrFamily, IfAddr, LinkAddress
 from debugnet.ifnet.clone import IfCloner, split_name
 from debugnet.ifnet.debugnet import (
     BufferPool,
@@ -71,12 +71,10 @@ __all__ = [
     "debugnet_transmit",
     "del_multi",
     "flag_names",
-    "format_mac",
     "if_down",
     "if_up",
     "ifioctl",
     "ifioctl_common",
-    "parse_mac",
     "promisc",
     "set_capenable",
     "set_flags",
