@@ -1,0 +1,61 @@
+"""Run the whole test session in a network namespace of its own (when root).
+
+Tests bind the fixed debugnet ports (20023 for heralds, 20024 for the
+client's acks) on 127.x addresses. A ``debugnet serve`` left running on the
+host holds 20023 on every 127.x address through its wildcard bind, so on the
+host's loopback no test could find a free address. In a private namespace
+127.0.0.0/8 belongs to this test run alone.
+
+The namespace is created under a per-run name (``dntest-<pid>``), entered by
+the main thread before any test thread or subprocess exists (threads and
+children inherit it), and its name is removed at once: the namespace lives
+exactly as long as this process, so nothing is left behind even if the run
+is killed. Tests that make their own namespaces and veth pairs work the same
+from inside it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import subprocess
+import sys
+
+_CLONE_NEWNET = 0x40000000
+PREFIX = "dntest-"
+
+
+def _setns(fd: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, _CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def why_not_private() -> str | None:
+    """None when a private namespace can be made, else the reason it cannot."""
+    if not sys.platform.startswith("linux"):
+        return "not Linux"
+    if os.geteuid() != 0:
+        return "not root"
+    if shutil.which("ip") is None:
+        return "no ip(8)"
+    return None
+
+
+def enter_private_netns() -> str:
+    """Move this process (its main thread, before other threads exist) to a new namespace."""
+    name = f"{PREFIX}{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
+    try:
+        fd = os.open(f"/run/netns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _setns(fd)
+        finally:
+            os.close(fd)
+    finally:
+        # Only the name goes: the namespace stays while this process is in it.
+        subprocess.run(["ip", "netns", "delete", name], check=False, capture_output=True)
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True, capture_output=True)
+    return name
