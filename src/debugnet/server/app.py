@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-import os
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,24 +26,55 @@ class _MaxLevel(logging.Filter):
         return record.levelno < self.below
 
 
-def setup_logging(level: str, *, use_syslog: bool, split_streams: bool = False) -> None:
-    """Log to stderr (or info to stdout and errors to stderr, as netdumpd -D) or to syslog."""
+SYSLOG_ADDRESSES = ("/dev/log", "/var/run/log")
+"""Where syslogd listens: Linux, then FreeBSD."""
+
+
+def _syslog_address(candidates: tuple[str, ...]) -> str | None:
+    """The first socket a syslog daemon answers on.
+
+    SysLogHandler itself connects lazily and, with no daemon, prints a
+    traceback for every record; a connect here tells at start-up instead.
+    """
+    for address in candidates:
+        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+            probe = socket.socket(socket.AF_UNIX, kind)
+            try:
+                probe.connect(address)
+                return address
+            except OSError:
+                continue
+            finally:
+                probe.close()
+    return None
+
+
+def setup_logging(
+    level: str,
+    *,
+    use_syslog: bool,
+    split_streams: bool = False,
+    syslog_addresses: tuple[str, ...] = SYSLOG_ADDRESSES,
+) -> None:
+    """Log to stderr (or info to stdout and errors to stderr, as netdumpd -D) or to syslog.
+
+    Without a syslog daemon the log goes to stderr after one warning line.
+    """
     root = logging.getLogger()
     root.handlers.clear()
     root.setLevel(level.upper())
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     if use_syslog:
-        address = "/dev/log" if os.path.exists("/dev/log") else "/var/run/log"
-        try:
+        address = _syslog_address(syslog_addresses)
+        if address is not None:
             handler: logging.Handler = logging.handlers.SysLogHandler(
                 address=address, facility=logging.handlers.SysLogHandler.LOG_DAEMON
             )
-        except OSError as exc:
-            print(f"warning: no syslog at {address} ({exc}); logging to stderr", file=sys.stderr)
-        else:
             handler.setFormatter(logging.Formatter("netdumpd[%(process)d]: %(message)s"))
             root.addHandler(handler)
             return
+        tried = ", ".join(syslog_addresses)
+        print(f"warning: no syslog daemon at {tried}; logging to stderr", file=sys.stderr)
     if split_streams:
         out = logging.StreamHandler(sys.stdout)
         out.addFilter(_MaxLevel(logging.WARNING))
