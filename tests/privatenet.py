@@ -8,7 +8,8 @@ host's loopback no test could find a free address. In a private namespace
 
 The namespace is created under a per-run name (``dntest-<pid>``), entered by
 the main thread before any test thread or subprocess exists (threads and
-children inherit it), and its name is removed at once: the namespace lives
+children inherit it), with a mount namespace whose /sys shows it, and its
+name is removed at once: the namespace lives
 exactly as long as this process, so nothing is left behind even if the run
 is killed. Tests that make their own namespaces and veth pairs work the same
 from inside it.
@@ -23,14 +24,28 @@ import subprocess
 import sys
 
 _CLONE_NEWNET = 0x40000000
+_CLONE_NEWNS = 0x00020000
+_MS_REC = 0x4000
+_MS_SLAVE = 0x80000
 PREFIX = "dntest-"
 
 
-def _setns(fd: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, _CLONE_NEWNET) != 0:
+def _check(result: int, what: str) -> None:
+    if result != 0:
         err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _own_sysfs(libc: ctypes.CDLL) -> None:
+    """A private mount namespace with a /sys of the new network namespace.
+
+    sysfs shows the interfaces of the namespace that mounted it, and code
+    under test reads /sys/class/net. Mounts of the host still reach us
+    (slave propagation); ours never reach the host.
+    """
+    _check(libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    _check(libc.mount(None, b"/", None, _MS_REC | _MS_SLAVE, None), "mount --make-rslave /")
+    _check(libc.mount(b"sysfs", b"/sys", b"sysfs", 0, None), "mount sysfs /sys")
 
 
 def why_not_private() -> str | None:
@@ -47,15 +62,18 @@ def why_not_private() -> str | None:
 def enter_private_netns() -> str:
     """Move this process (its main thread, before other threads exist) to a new namespace."""
     name = f"{PREFIX}{os.getpid()}"
+    libc = ctypes.CDLL(None, use_errno=True)
     subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
     try:
         fd = os.open(f"/run/netns/{name}", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            _setns(fd)
+            _check(libc.setns(fd, _CLONE_NEWNET), "setns(CLONE_NEWNET)")
         finally:
             os.close(fd)
     finally:
-        # Only the name goes: the namespace stays while this process is in it.
+        # Only the name goes (still in the host's mount namespace): the network
+        # namespace stays while this process is in it.
         subprocess.run(["ip", "netns", "delete", name], check=False, capture_output=True)
+    _own_sysfs(libc)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True, capture_output=True)
     return name

@@ -13,6 +13,7 @@ from debugnet.errors import error_for_errno
 from debugnet.server.config import ServerConfig
 from debugnet.server.listener import Server
 from debugnet.server.pidfile import PidFile
+from debugnet.server.progress import summary_line
 
 log = logging.getLogger(__name__)
 
@@ -128,5 +129,5 @@ def run_server(
         server.shutdown()
         if lock is not None:
             lock.release()
-    log.info("stopped: %s", dict(server.counters))
+    log.info("stopped: %s", summary_line(server.counters))
     return 0

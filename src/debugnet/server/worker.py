@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import socket
 import struct
 import threading
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from debugnet.server import mmsg
+from debugnet.server.progress import ProgressLog, end_line
 from debugnet.server.storage import DumpFiles, DumpLimitReached, StorageError
 from debugnet.transport.events import (
     DataRunReceived,
@@ -205,9 +207,7 @@ class SessionWorker:
         receive, transmit = self._io()
         monotonic = time.monotonic
         next_look = monotonic() + _POLL
-        self._progress_t = monotonic()
-        self._progress_at = self._progress_t + self.config.progress_interval
-        self._progress_bytes = 0
+        self._progress = ProgressLog(monotonic(), self.config.progress_interval)
         while True:
             try:
                 views: list[memoryview] | None = receive()
@@ -248,17 +248,11 @@ class SessionWorker:
             session.handle_timer(now)
             while (ev := session.next_event()) is not None:
                 self._on_event(ev, now)
-        if now >= self._progress_at and session.state is SessionState.OPEN:
-            self._log_progress(now)
+        if session.state is SessionState.OPEN:
+            line = self._progress.update(session.stats.data_bytes, now)
+            if line is not None:
+                log.info("%s: %s", self.client_ip, line)
         return session.state in _OVER
-
-    def _log_progress(self, now: float) -> None:
-        assert self.session is not None
-        done = self.session.stats.data_bytes
-        rate = (done - self._progress_bytes) / max(now - self._progress_t, 1e-9) / 1e6
-        log.info("%s: %d bytes received, %.1f MB/s", self.client_ip, done, rate)
-        self._progress_bytes, self._progress_t = done, now
-        self._progress_at = now + self.config.progress_interval
 
     # -- events --------------------------------------------------------------
 
@@ -319,16 +313,16 @@ class SessionWorker:
             missing = sum(e - s for s, e in holes)
             line = f"Dump incomplete: {missing} bytes missing at {_format_holes(holes)}\n"
             self.files.info(line.encode())
-            reason = "error"
+            reason, state = "error", f"incomplete, {missing} bytes missing"
             log.warning("%s: dump incomplete: %d bytes missing", self.client_ip, missing)
         else:
             self.files.info(b"Dump complete\n")
-            reason = "success"
+            reason, state = "success", "complete"
         self.files.link_last()
         self.files.sync_dir()
         self.files.close()
         self.session.confirm_finished(now)
-        self._finish(reason, now)
+        self._finish(reason, now, state)
 
     def _on_timeout(self, now: float) -> None:
         assert self.files is not None
@@ -338,14 +332,14 @@ class SessionWorker:
             self._storage_failed(exc)  # what was received is not on disk: say so
             return
         self.files.info(b"Dump incomplete: client timed out\n")
-        self._finish("timeout", now)
+        self._finish("timeout", now, "incomplete, client timed out")
 
     def _storage_failed(self, exc: StorageError) -> None:
         assert self.files is not None and self.session is not None
         log.error("%s: %s", self.client_ip, exc)
         self.session.fail()
         self.files.info(b"Dump unsuccessful: %s\n" % str(exc).encode())
-        self._finish("error", time.monotonic())
+        self._finish("error", time.monotonic(), f"unsuccessful, {exc}")
 
     def _abort(self, reason: str) -> None:
         if self.session is not None and self.session.state not in _OVER:
@@ -354,20 +348,22 @@ class SessionWorker:
                 self.files.info(b"Dump unsuccessful: internal error\n")
             self._finish(reason, time.monotonic())
 
-    def _finish(self, reason: str, now: float) -> None:
+    def _finish(self, reason: str, now: float, state: str = "unsuccessful") -> None:
         assert self.files is not None and self.session is not None
-        stats = self.session.stats
+        try:
+            size: int | None = os.stat(self.files.vmcore_path).st_size
+        except OSError:
+            size = None
+        panic = self.kdh.panicstring if self.kdh is not None else None
         elapsed = now - self.session.started
-        log.info(
-            "%s: dump ended (%s): %d bytes in %.2fs (%.1f MB/s, %d packets in %d batches) -> %s",
+        line = end_line(reason, state, size, elapsed, panic, str(self.files.vmcore_path))
+        log.info("%s: %s", self.client_ip, line)
+        log.debug(
+            "%s: %d data bytes in %d packets, %d batches",
             self.client_ip,
-            reason,
-            stats.data_bytes,
-            elapsed,
-            stats.data_bytes / max(elapsed, 1e-9) / 1e6,
-            stats.packets,
+            self.session.stats.data_bytes,
+            self.session.stats.packets,
             self.batches,
-            self.files.vmcore_path,
         )
         self.server.handlers.run(
             reason, self.client_ip, self.host, self.files.paths.info, self.files.vmcore_path
