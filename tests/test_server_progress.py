@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 
 from debugnet.server.progress import ProgressLog, end_line, summary_line
+from tests.dumpclient import DATA, DumpClient
+from tests.netutil import free_loopback
+from tests.serverutil import kdh, wait_for
 
 EPOCH = time.mktime((2026, 1, 2, 3, 4, 0, 0, 0, -1))
 """Wall-clock time at monotonic 0: monotonic t reads as 03:04:t local time."""
@@ -74,3 +78,29 @@ def test_summary_is_one_readable_line() -> None:
     counters = Counter({"heralds": 7, "sessions": 3, "dumps success": 2, "bad herald": 1})
     assert summary_line(counters) == "3 sessions, 2 dumps success, 7 heralds, 1 bad herald"
     assert summary_line(Counter()) == "no heralds received"
+
+
+def test_end_line_of_a_real_session_counts_the_file(run_server, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Overlapping data: more bytes arrive than the file holds; the line gives the file's."""
+    caplog.set_level("INFO")
+    srv = run_server()
+    ip = free_loopback((20024,))
+    with DumpClient(ip, srv.ip) as c:
+        c.herald()
+        c.send(DATA, b"p" * 5000)
+        c.dump(b"q" * 1000, kdh(1000, panicstring="hung disk"))
+
+    def end() -> str | None:
+        return next(
+            (r.getMessage() for r in caplog.records if "dump ended" in r.getMessage()), None
+        )
+
+    wait_for(lambda: end() is not None)
+    size = (srv.dumpdir / f"vmcore.{ip}.0").stat().st_size
+    assert size == 5000
+    pattern = (
+        rf"{re.escape(ip)}: dump ended \(success\): complete, 5000 bytes on disk in "
+        rf"[0-9.]+ s \([0-9.]+ MB/s\), panic 'hung disk' -> "
+        + re.escape(str(srv.dumpdir / f"vmcore.{ip}.0"))
+    )
+    assert re.fullmatch(pattern, end() or ""), end()
