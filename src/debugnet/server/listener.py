@@ -56,6 +56,7 @@ class Server:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.sock: socket.socket | None = None
+        self._path_warned: set[tuple[str, str]] = set()
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -154,7 +155,9 @@ class Server:
     # -- called by workers ---------------------------------------------------
 
     def output_dir(self, herald_path: str | None, client: str) -> Path:
-        return output_dir(self.config.dumpdir, self.config.default_path, herald_path, client)
+        cfg = self.config
+        with self._lock:  # workers call this concurrently; the set is shared
+            return output_dir(cfg.dumpdir, cfg.default_path, herald_path, client, self._path_warned)
 
     @property
     def default_dir(self) -> Path:
