@@ -54,6 +54,7 @@ def _write_bounds(directory: Path, host: str, value: int) -> None:
     tmp = directory / f".bounds.{host}.tmp"
     try:
         tmp.write_text(f"{value}\n")
+        tmp.chmod(0o600)  # every file in the dump directory is 0600, as the README says
         os.replace(tmp, directory / f"bounds.{host}")
     except OSError as exc:
         log.warning("cannot update bounds.%s in %s: %s", host, directory, exc)
