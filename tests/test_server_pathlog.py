@@ -22,6 +22,8 @@ def test_unusable_path_is_warned_once_per_client(
         with DumpClient(ip, srv.ip) as c:
             c.herald(path=b"rack9/nope")
             c.dump(b"d" * 100, kdh(100))
+        # One dump at a time: the next herald comes after this session's linger.
+        wait_for(lambda: srv.server.active_sessions() == 0)
     wait_for(lambda: (srv.dumpdir / f"vmcore.{second}.0").exists())
     assert sorted(p.name for p in srv.dumpdir.glob("vmcore.*[0-9]")) == sorted(
         [f"vmcore.{first}.0", f"vmcore.{first}.1", f"vmcore.{first}.2", f"vmcore.{second}.0"]

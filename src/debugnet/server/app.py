@@ -117,13 +117,14 @@ def run_server(
             raise error_for_errno(
                 exc.errno or 0, f"cannot listen on {where}: {exc.strerror}"
             ) from exc
+        # Handlers first: whoever reads "listening" may signal at once.
+        server.install_signal_handlers()
         host, port = server.address
         print(f"{name}: listening on udp {host}:{port}, dumps go to {config.dumpdir}", flush=True)
         if detach is not None:
             detach()
             if lock is not None:
                 lock.rewrite()
-        server.install_signal_handlers()
         server.serve_forever()
     finally:
         server.shutdown()
