@@ -1,4 +1,5 @@
 import os
+import subprocess
 from collections.abc import Generator
 
 import pytest
@@ -23,9 +24,12 @@ def pytest_configure(config: pytest.Config) -> None:
     """Give the run its own 127.0.0.0/8 so a server running on the host is no obstacle."""
     reason = why_not_private()
     if reason is None:
-        config.stash[_NETWORK] = f"private network namespace (was {enter_private_netns()})"
-    else:
-        config.stash[_NETWORK] = f"the host's ({reason}; tests skip where 20023/20024 are taken)"
+        try:
+            config.stash[_NETWORK] = f"private network namespace (was {enter_private_netns()})"
+            return
+        except (OSError, subprocess.CalledProcessError) as exc:
+            reason = f"no private namespace: {exc}"
+    config.stash[_NETWORK] = f"the host's ({reason}; tests skip where 20023/20024 are taken)"
 
 
 def pytest_report_header(config: pytest.Config) -> str:

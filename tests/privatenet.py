@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 
 _CLONE_NEWNET = 0x40000000
 _CLONE_NEWNS = 0x00020000
@@ -56,24 +57,38 @@ def why_not_private() -> str | None:
         return "not root"
     if shutil.which("ip") is None:
         return "no ip(8)"
+    if threading.active_count() > 1:
+        return "threads already running (a mount namespace needs a single thread)"
     return None
 
 
 def enter_private_netns() -> str:
-    """Move this process (its main thread, before other threads exist) to a new namespace."""
+    """Move this process (its main thread, before other threads exist) to a new namespace.
+
+    On failure the process is back in the namespace it started in and the
+    error is raised, so the caller can run on the host's network instead.
+    """
     name = f"{PREFIX}{os.getpid()}"
     libc = ctypes.CDLL(None, use_errno=True)
-    subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        fd = os.open(f"/run/netns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+        subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
         try:
-            _check(libc.setns(fd, _CLONE_NEWNET), "setns(CLONE_NEWNET)")
+            fd = os.open(f"/run/netns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                _check(libc.setns(fd, _CLONE_NEWNET), "setns(CLONE_NEWNET)")
+            finally:
+                os.close(fd)
         finally:
-            os.close(fd)
+            # Only the name goes (still in the host's mount namespace): the
+            # network namespace stays while this process is in it.
+            subprocess.run(["ip", "netns", "delete", name], check=False, capture_output=True)
+        try:
+            _own_sysfs(libc)
+            subprocess.run(["ip", "link", "set", "lo", "up"], check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError):
+            _check(libc.setns(home, _CLONE_NEWNET), "setns back")
+            raise
     finally:
-        # Only the name goes (still in the host's mount namespace): the network
-        # namespace stays while this process is in it.
-        subprocess.run(["ip", "netns", "delete", name], check=False, capture_output=True)
-    _own_sysfs(libc)
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True, capture_output=True)
+        os.close(home)
     return name
