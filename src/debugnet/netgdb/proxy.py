@@ -145,7 +145,8 @@ class NetgdbProxy:
         for h in list(self.handles):
             deadline = h.session.next_deadline()
             if deadline is not None and now >= deadline:
-                h.session.handle_timer(now)
+                self._on_udp(h, now)  # an ack already waiting is not overdue
+                h.session.handle_timer(time.monotonic())
             self._flush(h, now)
 
     # -- heralds ---------------------------------------------------------------

@@ -13,15 +13,17 @@ from debugnet.wire.constants import max_payload
 class DuplexConfig:
     mtu: int = 1500
     """Sizes the messages the shell may hand to ``send`` (see ``payload_size``)."""
-    rto_initial: float = 0.5
+    rto_initial: float = 1.0
     """Retransmission timeout before the first RTT sample.
 
-    Generous on purpose: a needless resend of a message the kernel already
-    accepted is appended twice (PROTOCOL.md section 10), so erring late is safe
-    and erring early corrupts the stream.
+    Generous on purpose (RFC 6298's one-second floor): a needless resend of a
+    message the kernel already accepted is appended twice (PROTOCOL.md section
+    10), so erring late costs a second per lost message and erring early
+    corrupts the stream. A kernel's ack can be late by a scheduling hiccup of
+    the host that plays it, never only by the network's round trip.
     """
-    rto_min: float = 0.25
-    rto_max: float = 2.0
+    rto_min: float = 1.0
+    rto_max: float = 4.0
     send_budget: float = 300.0
     """Seconds one message may stay unacked before the session fails.
 
