@@ -103,7 +103,9 @@ def netgdb_pair(
         target = NetgdbTarget(
             stub, TargetConfig(transport=TransportConfig(mtu=mtu), rx_buffer=rx_buffer)
         )
-        shell = stack.enter_context(UdpShell(server_ip, client=target_ip, client_port=20026))
+        shell = stack.enter_context(
+            UdpShell(server_ip, client=target_ip, client_port=20026, gso=False)
+        )
         errors: list[BaseException] = []
 
         def run_target() -> None:

@@ -254,3 +254,18 @@ def test_malformed_kernel_datagrams_are_counted_not_delivered() -> None:
         s.receive_datagram(bad, 0.1)
     assert s.take_gdb_output() == b""
     assert sum(s.duplex.stats.dropped.values()) == 4
+
+
+def test_a_kernel_packet_reaches_gdb_whole_and_a_lying_aux2_cannot_stall_it() -> None:
+    _core, s = open_session()
+    s.gdb_connected("gdb")
+    s.receive_datagram(data(2, b"$abc", 0, 8), 0.1)
+    assert s.take_gdb_output() == b""  # half a packet: held for its end
+    s.receive_datagram(data(3, b"d#00", 4, 8), 0.1)
+    assert s.take_gdb_output() == b"$abcd#00"
+    s.receive_datagram(data(4, b"$T05#b9", 0, 100), 0.2)  # aux2 claims more than comes
+    assert s.take_gdb_output() == b""
+    deadline = s.next_deadline()
+    assert deadline is not None and deadline <= 0.3
+    s.handle_timer(deadline)
+    assert s.take_gdb_output() == b"$T05#b9"

@@ -73,10 +73,16 @@ def run(args: argparse.Namespace) -> int:
     target = build_target(args)
     assert isinstance(target, NetgdbTarget)
     client = args.client or route_source(args.server)
-    with UdpShell(args.server, client=client, client_port=args.client_port) as shell:
+    # Replies are a few datagrams each: a UDP GSO write costs more than it saves here.
+    shell = UdpShell(args.server, client=client, client_port=args.client_port, gso=False)
+    with shell:
         try:
             shell.run(target)
         finally:
             target.close()
-    print(f"netgdb target: session ended ({target.end_reason})")
+    st = target.stub.stats
+    print(
+        f"netgdb target: session ended ({target.end_reason}); {st.packets} packets from gdb, "
+        f"{target.stats.sent_bytes} bytes to it"
+    )
     return 0

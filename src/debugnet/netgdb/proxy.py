@@ -268,12 +268,8 @@ class NetgdbProxy:
 
     def _flush(self, h: _Handle, now: float) -> None:
         s = h.session
-        for datagram in s.datagrams_to_send(now):
-            try:
-                h.udp.send(datagram)
-            except OSError as exc:  # the kernel is gone or the buffer is full: resent later
-                log.debug("%s: send: %s", s.label, exc)
-        out = s.take_gdb_output()
+        datagrams = s.datagrams_to_send(now)
+        out = s.take_gdb_output()  # gdb first: it waits for these bytes, the kernel for no ack
         if out and h.gdb is not None:
             try:
                 h.gdb.sendall(out)
@@ -281,6 +277,11 @@ class NetgdbProxy:
                 log.info("%s: writing to gdb failed: %s", s.label, exc)
                 self._close_gdb(h)
                 s.gdb_closed(now)
+        for datagram in datagrams:
+            try:
+                h.udp.send(datagram)
+            except OSError as exc:  # the kernel is gone or the buffer is full: resent later
+                log.debug("%s: send: %s", s.label, exc)
         if s.gdb_should_close:
             self._close_gdb(h)
             self._close_listener(h)

@@ -26,6 +26,9 @@ from debugnet.transport.duplex_session import DuplexSession, DuplexState
 
 log = logging.getLogger(__name__)
 
+HOLD = 0.05
+"""Seconds the start of a kernel's GDB packet waits for its end before going to gdb anyway."""
+
 
 class EndReason(Enum):
     GDB_DISCONNECTED = "gdb disconnected"
@@ -58,6 +61,8 @@ class KernelSession:
         self.ended_at: float | None = None
         self.end_reason: EndReason | None = None
         self._to_gdb = bytearray()
+        self._ready = 0  # bytes of _to_gdb that end a whole GDB unit
+        self._hold_until: float | None = None
         self._payload = config.payload_size
 
     # -- the kernel's side ---------------------------------------------------
@@ -72,9 +77,14 @@ class KernelSession:
         return out
 
     def next_deadline(self) -> float | None:
-        return self.duplex.next_deadline()
+        deadline = self.duplex.next_deadline()
+        if self._hold_until is not None and (deadline is None or self._hold_until < deadline):
+            return self._hold_until
+        return deadline
 
     def handle_timer(self, now: float) -> None:
+        if self._hold_until is not None and now >= self._hold_until:
+            self._release()
         self.duplex.handle_timer(now)
         self._events(now)
 
@@ -100,13 +110,32 @@ class KernelSession:
         self.duplex.finish(now)
 
     def take_gdb_output(self) -> bytes:
-        """Kernel bytes for gdb; empty until gdb is connected."""
-        if not self.gdb.connected or not self._to_gdb:
+        """Kernel bytes for gdb that end whole GDB units; empty until gdb is connected."""
+        if not self.gdb.connected or not self._ready:
             return b""
-        out = bytes(self._to_gdb)
-        self._to_gdb.clear()
+        out = bytes(self._to_gdb[: self._ready])
+        del self._to_gdb[: self._ready]
+        self._ready = 0
         self.gdb.bytes_to_gdb += len(out)
         return out
+
+    def _stream(self, ev: StreamData, now: float) -> None:
+        """Hold the start of a unit until its last message (aux2 = the unit's length).
+
+        gdb then gets each reply in one write instead of waking per message. A
+        kernel whose aux2 does not say the length cannot stall gdb: what is
+        held goes out after ``HOLD`` seconds whatever aux2 claimed.
+        """
+        self._to_gdb += ev.data
+        if ev.offset + len(ev.data) < ev.aux2:
+            if self._hold_until is None:
+                self._hold_until = now + HOLD
+            return
+        self._release()
+
+    def _release(self) -> None:
+        self._ready = len(self._to_gdb)
+        self._hold_until = None
 
     def shutdown(self, now: float) -> None:
         self._end(EndReason.SHUTDOWN, now)
@@ -142,7 +171,7 @@ class KernelSession:
     def _events(self, now: float) -> None:
         while (ev := self.duplex.next_event()) is not None:
             if isinstance(ev, StreamData):
-                self._to_gdb += ev.data
+                self._stream(ev, now)
             elif isinstance(ev, PeerFinished):
                 self._end(EndReason.KERNEL_FINISHED, now)
             elif isinstance(ev, PeerSilent):
@@ -153,6 +182,7 @@ class KernelSession:
                 self._end(EndReason.SHUTDOWN, now)
 
     def _end(self, reason: EndReason, now: float) -> None:
+        self._release()
         if self.end_reason is None:
             self.end_reason = reason
             self.ended_at = now
