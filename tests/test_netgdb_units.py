@@ -276,3 +276,19 @@ def test_target_and_proxy_core_talk_in_virtual_time(tmp_path: Path) -> None:
     assert b"+" + frame(bytes(range(0x80, 0x88)).hex().encode()) in gdb_in
     assert target.end_reason == "target FINISHED"
     assert session.end_reason is not None and session.gdb_should_close
+
+
+@pytest.mark.parametrize(
+    "module", ["framer", "packet", "stub", "amd64", "session", "proxy_core", "target"]
+)
+def test_netgdb_cores_do_no_io(module: str) -> None:
+    """Only proxy.py (and the CLI) touch sockets and clocks; image.py only its file."""
+    from tests.test_layers import IO_MODULES, SRC, imports
+
+    names = imports(SRC / "netgdb" / f"{module}.py")
+    assert not {n for n in names if n.split(".")[0] in IO_MODULES | {"random"}}
+    assert all(n.split(".")[0] in {"debugnet", "__future__"} or n in _STDLIB for n in names)
+
+
+_STDLIB = {"bisect", "collections", "collections.abc", "dataclasses", "enum", "ipaddress",
+           "logging", "mmap", "struct", "pathlib", "typing"}  # fmt: skip
