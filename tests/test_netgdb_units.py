@@ -292,3 +292,21 @@ def test_netgdb_cores_do_no_io(module: str) -> None:
 
 _STDLIB = {"bisect", "collections", "collections.abc", "dataclasses", "enum", "ipaddress",
            "logging", "mmap", "struct", "pathlib", "typing"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["netgdb-target", "-s", "127.0.0.1", "--image", "/nonexistent/mem.bin@0x1000"],
+        ["netgdb-target", "-s", "127.0.0.1", "--image", "x@notanaddress"],
+        ["netgdb-proxy", "--allow", "300.1.2.3/8"],
+        ["netgdb-proxy", "--timeout", "-1"],
+        ["netgdb-proxy", "--gdb-port", "70000"],
+    ],
+)
+def test_cli_user_errors_are_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from debugnet.cli import main
+
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"debugnet {argv[0]}: "), err
