@@ -63,7 +63,8 @@ def test_herald_retransmission_acked_again_until_data_came() -> None:
     s.receive_datagram(data(2, b"$T05#b9"), 0.6)
     verdict, new = core.herald(herald(), KERNEL, 0.7)
     assert verdict is Verdict.NEW and new is not s
-    assert s.end_reason is EndReason.SHUTDOWN  # the old one ends (with our FINISHED)
+    assert s.end_reason is EndReason.KERNEL_RESTARTED and s.closed
+    assert s.datagrams_to_send(0.7) == []  # no FINISHED into the kernel's new session
 
 
 @pytest.mark.parametrize(

@@ -83,7 +83,7 @@ class ProxyCore:
             if old.duplex.receive_herald(herald.seqno, now):
                 return Verdict.AGAIN, old
             log.info("%s: heralded again after data; ending the old session", old.label)
-            old.shutdown(now)
+            old.abandon(now)
         session = KernelSession(src, herald.seqno, now, self.config.duplex)
         self.sessions[src] = session
         return Verdict.NEW, session

@@ -36,6 +36,7 @@ class EndReason(Enum):
     KERNEL_SILENT = "kernel silent (timeout)"
     SEND_FAILED = "kernel stopped acking"
     SHUTDOWN = "proxy shut down"
+    KERNEL_RESTARTED = "kernel heralded again"
 
 
 @dataclass(slots=True)
@@ -136,6 +137,11 @@ class KernelSession:
     def _release(self) -> None:
         self._ready = len(self._to_gdb)
         self._hold_until = None
+
+    def abandon(self, now: float) -> None:
+        """The kernel started over: end without a FINISHED, which would hit its new session."""
+        self._end(EndReason.KERNEL_RESTARTED, now)
+        self.duplex.close()
 
     def shutdown(self, now: float) -> None:
         self._end(EndReason.SHUTDOWN, now)
