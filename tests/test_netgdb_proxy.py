@@ -17,6 +17,7 @@ import pytest
 
 from debugnet.inet.udpsocket import UdpShell
 from debugnet.netgdb.image import MemoryImage
+from debugnet.netgdb.packet import frame
 from debugnet.netgdb.proxy import NetgdbProxy, ProxyAddresses
 from debugnet.netgdb.proxy_core import ProxyConfig
 from debugnet.netgdb.stub import GdbStub
@@ -75,6 +76,7 @@ def start_target(stack: ExitStack, proxy_ip: str, image: str) -> threading.Threa
     shell = stack.enter_context(UdpShell(proxy_ip, client=ip, client_port=20026))
     thread = threading.Thread(target=shell.run, args=(target,), daemon=True)
     thread.start()
+    stack.callback(thread.join, 30)  # before the shell closes: the proxy's FINISHED ends it
     return thread
 
 
@@ -99,7 +101,7 @@ def test_concurrent_then_sequential_kernels(tmp_path: Path) -> None:
         path = tmp_path / f"m{i}.bin"
         path.write_bytes(bytes([0x10 * (i + 1)]) * 4096)
         images.append(f"{path}@{BASE:#x}")
-    with running_proxy() as (proxy, ip, gdb_port), ExitStack() as stack:
+    with ExitStack() as stack, running_proxy() as (proxy, ip, gdb_port):
         threads = [start_target(stack, ip, images[0])]
         _wait(lambda: len(proxy.gdb_ports()) == 1)
         threads.append(start_target(stack, ip, images[1]))
@@ -139,3 +141,24 @@ def _wait(cond: Callable[[], bool], timeout: float = 30.0) -> None:
     while not cond() and time.monotonic() < end:
         time.sleep(0.01)
     assert cond(), "condition not reached"
+
+
+def test_a_gdb_that_stops_reading_does_not_stall_other_kernels(tmp_path: Path) -> None:
+    """Kernel bytes for a stalled gdb wait in the proxy; the other session goes on."""
+    path = tmp_path / "m.bin"
+    path.write_bytes(bytes(range(256)) * 4096)  # 1 MiB
+    with ExitStack() as stack, running_proxy() as (proxy, ip, gdb_port):
+        start_target(stack, ip, f"{path}@{BASE:#x}")
+        _wait(lambda: len(proxy.gdb_ports()) == 1)
+        stuck = stack.enter_context(socket.socket())
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.connect((ip, gdb_port))
+        # Ask for far more than the socket buffers hold (16 MB of replies), and never read.
+        reqs = b"".join(frame(b"m%x,7fe" % (BASE + i * 0x7FE % 0xF0000)) for i in range(4000))
+        stuck.sendall(b"+" + frame(b"QStartNoAckMode") + reqs)
+        _wait(lambda: any(h.blocked for h in proxy.handles), timeout=120)
+        start_target(stack, ip, f"{path}@{BASE:#x}")
+        _wait(lambda: len(proxy.gdb_ports()) == 2)
+        other = next(p for p in proxy.gdb_ports().values() if p != gdb_port)
+        done = subprocess.run(_gdb(ip, other), capture_output=True, text=True, timeout=120)
+        assert f"{BASE:#x}:\t0x00\t0x01\t0x02\t0x03" in done.stdout, done.stdout

@@ -15,7 +15,7 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from debugnet.errors import error_for_errno
 from debugnet.netgdb.proxy_core import ALLOW_ALL, ProxyConfig, ProxyCore, Verdict
@@ -45,6 +45,9 @@ class _Handle:
     listener: socket.socket | None
     gdb_port: int
     gdb: socket.socket | None = None
+    pending: bytearray = field(default_factory=bytearray)
+    """Bytes gdb has not taken yet: a stopped gdb must not stall the other sessions."""
+    blocked: bool = False
     done: bool = False
 
 
@@ -130,7 +133,7 @@ class NetgdbProxy:
         now = time.monotonic()
         deadlines = [d for h in self.handles if (d := h.session.next_deadline()) is not None]
         wait = max(0.0, min([max_wait, *(d - now for d in deadlines)]))
-        for key, _mask in self.sel.select(wait):
+        for key, mask in self.sel.select(wait):
             kind, handle = key.data
             now = time.monotonic()
             if kind == "herald":
@@ -140,7 +143,10 @@ class NetgdbProxy:
             elif kind == "listen":
                 self._on_accept(handle)
             elif kind == "gdb":
-                self._on_gdb(handle, now)
+                if mask & selectors.EVENT_WRITE:
+                    self._write_gdb(handle, now)
+                if mask & selectors.EVENT_READ and handle.gdb is not None:
+                    self._on_gdb(handle, now)
         now = time.monotonic()
         for h in list(self.handles):
             deadline = h.session.next_deadline()
@@ -243,7 +249,7 @@ class NetgdbProxy:
             conn.close()
             return
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn.settimeout(30.0)
+        conn.setblocking(False)
         h.gdb = conn
         h.session.gdb_connected(f"{peer[0]}:{peer[1]}")
         log.info("%s: gdb connected from %s:%d", h.session.label, *peer)
@@ -271,18 +277,14 @@ class NetgdbProxy:
         datagrams = s.datagrams_to_send(now)
         out = s.take_gdb_output()  # gdb first: it waits for these bytes, the kernel for no ack
         if out and h.gdb is not None:
-            try:
-                h.gdb.sendall(out)
-            except OSError as exc:
-                log.info("%s: writing to gdb failed: %s", s.label, exc)
-                self._close_gdb(h)
-                s.gdb_closed(now)
+            h.pending += out
+            self._write_gdb(h, now)
         for datagram in datagrams:
             try:
                 h.udp.send(datagram)
             except OSError as exc:  # the kernel is gone or the buffer is full: resent later
                 log.debug("%s: send: %s", s.label, exc)
-        if s.gdb_should_close:
+        if s.gdb_should_close and not h.pending:
             self._close_gdb(h)
             self._close_listener(h)
         if s.closed:
@@ -302,11 +304,31 @@ class NetgdbProxy:
         self.finished.append(line)
         log.info("%s", line)
 
+    def _write_gdb(self, h: _Handle, now: float) -> None:
+        """Write what gdb will take now; wait for writability for the rest."""
+        assert h.gdb is not None
+        try:
+            sent = h.gdb.send(h.pending)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as exc:
+            log.info("%s: writing to gdb failed: %s", h.session.label, exc)
+            self._close_gdb(h)
+            h.session.gdb_closed(now)
+            return
+        del h.pending[:sent]
+        if bool(h.pending) != h.blocked:  # ask for writability only while gdb lags
+            h.blocked = bool(h.pending)
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if h.blocked else 0)
+            self.sel.modify(h.gdb, events, ("gdb", h))
+
     def _close_gdb(self, h: _Handle) -> None:
         if h.gdb is not None:
             self.sel.unregister(h.gdb)
             h.gdb.close()
             h.gdb = None
+            h.pending.clear()
+            h.blocked = False
 
     def _close_listener(self, h: _Handle) -> None:
         if h.listener is not None:

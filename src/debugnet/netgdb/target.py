@@ -168,6 +168,8 @@ class NetgdbTarget:
             elif isinstance(ev, RemoteClosed):
                 self._end("proxy FINISHED")
             elif isinstance(ev, ConnectionFailed):
+                if self.done:
+                    continue  # the proxy's FINISHED cut our unacked replies short: gdb is gone
                 if self._finishing:
                     self._end("target FINISHED (unacked)")
                 else:
