@@ -213,3 +213,24 @@ def test_cli_commands_end_to_end(image: Path) -> None:
     assert proxy.stderr is not None
     rest = proxy.stderr.read()
     assert "ended: gdb disconnected" in rest, rest
+
+
+def test_gdb_reads_an_elf_cores_segments(tmp_path: Path) -> None:
+    from tests.test_netgdb_units import _elf_core
+
+    core = tmp_path / "vmcore"
+    low, high = IMAGE[:4096], IMAGE[4096:6144]
+    core.write_bytes(_elf_core([(BASE, low, 4096), (BASE + 0x100000, high, 8192)]))
+    with netgdb_pair(str(core)) as pair:
+        out = gdb(
+            pair.gdb_address,
+            f"x/8xb {BASE + 8:#x}",
+            f"x/8xb {BASE + 0x100000:#x}",
+            f"x/8xb {BASE + 0x100000 + 2044:#x}",  # file bytes end at 2048, memsz goes on
+            f"x/8xb {BASE + 0x80000:#x}",  # between segments: unmapped
+        )
+    check_reads(out, [(BASE + 8, 8)])
+    assert f"{BASE + 0x100000:#x}:\t" + "\t".join(f"{b:#04x}" for b in high[:8]) in out, out
+    tail = [*high[2044:2048], 0, 0, 0, 0]
+    assert f"{BASE + 0x1007FC:#x}:\t" + "\t".join(f"{b:#04x}" for b in tail) in out, out
+    assert f"Cannot access memory at address {BASE + 0x80000:#x}" in out, out
