@@ -27,6 +27,7 @@ pytestmark = [
 BASE = 0xFFFFFFFF80200000
 SIZE = 64 << 10
 IMAGE = random.Random(2515).randbytes(SIZE)
+ARRAY = 1500  # bytes gdb reads in one request: its reply spans several messages
 REGS = {"rip": 0xFFFFFFFF80212345, "rsp": 0xFFFFFE0012345678, "rax": 0x1122334455667788}
 
 
@@ -71,6 +72,9 @@ def session(pair: Pair, image: Path, tmp_path: Path, count: int = 64) -> None:
     out = gdb(
         pair.gdb_address,
         *(f"x/{n}xb {a:#x}" for a, n in reads),
+        "set print elements unlimited",
+        "set print repeats unlimited",
+        f"p/x *(unsigned char (*)[{ARRAY}]){BASE + 0x6000:#x}",  # one read, a long reply
         "info registers",
         f"set {{int}}{target_addr:#x} = 0x41424344",
         f"x/8xb {target_addr:#x}",
@@ -78,6 +82,8 @@ def session(pair: Pair, image: Path, tmp_path: Path, count: int = 64) -> None:
         "detach",
     )
     check_reads(out, reads)
+    array = ", ".join(f"{b:#x}" for b in IMAGE[0x6000 : 0x6000 + ARRAY])
+    assert "= {" + array + "}" in out, out
     for name, value in REGS.items():
         assert re.search(rf"^{name}\s+{value:#x}\s", out, re.M), out
     written = bytes.fromhex("44434241") + IMAGE[0x3004:0x3008]
