@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "debugnet"
-ORDER = ["wire", "sim", "transport", "ifnet", "devices", "inet", "netdump", "server", "cli"]
+ORDER = [
+    "wire", "sim", "transport", "ifnet", "devices", "inet", "netdump", "netgdb", "server", "cli",
+]  # fmt: skip
 ALWAYS = {"errors", "__init__"}
 PURE = {"wire", "transport", "sim", "ifnet"}
 BANNED = {
