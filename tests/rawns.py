@@ -119,9 +119,10 @@ def start_serve_in(ns: str, dumpdir: Path) -> NsServe:
     dumpdir.mkdir(parents=True, exist_ok=True)
     log = dumpdir.parent / f"{dumpdir.name}.log"
     with open(log, "wb") as out:
+        argv = ["ip", "netns", "exec", ns, *DEBUGNET, "serve", "--bind", "0.0.0.0"]
+        argv += ["--dir", str(dumpdir), "--no-resolve"]
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", ns, *DEBUGNET, "serve", "--bind", "0.0.0.0"]
-            + ["--dir", str(dumpdir), "--no-resolve"],
+            argv,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
