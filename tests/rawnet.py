@@ -11,6 +11,7 @@ clock is the simulator's and whose wait runs the simulation.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,7 +67,12 @@ class PeerHost:
     neighbours: dict[IPv4Address, bytes] = field(default_factory=dict)
     pending: dict[IPv4Address, list[bytes]] = field(default_factory=dict)
     arp_requests_seen: list[ARP] = field(default_factory=list)
+    arp_replies_seen: list[ARP] = field(default_factory=list)
     frames_in: int = 0
+    largest_in: int = 0
+    bad_checksums: int = 0
+    learn_from_requests: bool = True
+    """False: a request for us teaches nothing; the host must ARP the client itself."""
 
     def attach(self) -> None:
         for port in self.ports:
@@ -76,6 +82,7 @@ class PeerHost:
 
     def _input(self, ifp: Ifnet, data: bytes, rx: RxInfo) -> None:
         self.frames_in += 1
+        self.largest_in = max(self.largest_in, len(data))
         port = next(p for p in self.ports if p.ifp is ifp)
         pkt = Ether(data)
         if ARP in pkt:
@@ -89,7 +96,8 @@ class PeerHost:
             self.arp_requests_seen.append(arp)
             if IPv4Address(arp.pdst) != port.ip:
                 return
-            self.neighbours[sender] = bytes.fromhex(arp.hwsrc.replace(":", ""))
+            if self.learn_from_requests:
+                self.neighbours[sender] = bytes.fromhex(arp.hwsrc.replace(":", ""))
             reply = Ether(dst=arp.hwsrc, src=mac_str(port.ifp.lladdr)) / ARP(
                 op=2,
                 hwsrc=mac_str(port.ifp.lladdr),
@@ -99,11 +107,15 @@ class PeerHost:
             )
             port.ifp.transmit(bytes(reply))
         elif arp.op == 2 and IPv4Address(arp.pdst) == port.ip:
+            self.arp_replies_seen.append(arp)
             self.neighbours[sender] = bytes.fromhex(arp.hwsrc.replace(":", ""))
             for queued in self.pending.pop(sender, []):
                 self._send_ip(queued)
 
     def _ip(self, port: PeerPort, ip: IP) -> None:
+        if not checksums_ok(ip):
+            self.bad_checksums += 1
+            return
         dst = IPv4Address(ip.dst)
         if any(p.ip == dst for p in self.ports):
             if self.server is not None and UDP in ip:
@@ -143,6 +155,20 @@ class PeerHost:
             return
         out = bytes(Ether(dst=mac_str(mac), src=mac_str(port.ifp.lladdr)) / IP(packet))
         port.ifp.transmit(out.ljust(60, b"\0"))  # a NIC pads short frames: acks arrive padded
+
+
+def checksums_ok(ip: IP) -> bool:
+    """What a real host's stack checks: scapy recomputes both checksums to compare."""
+    fresh = IP(bytes(ip))
+    del fresh.chksum
+    if UDP in fresh:
+        if fresh[UDP].chksum == 0:
+            return False  # ours always sends one
+        del fresh[UDP].chksum
+    again = IP(bytes(fresh))
+    if again.chksum != ip.chksum:
+        return False
+    return UDP not in ip or again[UDP].chksum == ip[UDP].chksum
 
 
 class ServerOut:
@@ -187,13 +213,15 @@ class RawNet:
         )
 
 
-def build(link: LinkConfig | None = None, *, seed: int = 0, routed: bool = False) -> RawNet:
+def build(
+    link: LinkConfig | None = None, *, seed: int = 0, routed: bool = False, mtu: int = 1500
+) -> RawNet:
     """The client and a server on one wire, or with ``routed`` a router between two wires."""
     sim = Simulator()
     table = IfTable()
     server = SimServer(sim)
     wire = MemWire(sim, link, seed=seed, name="lan")
-    client_ifp = wire.attach(table, "dn0", CLIENT_MAC)
+    client_ifp = wire.attach(table, "dn0", CLIENT_MAC, mtu=mtu)
     lan = IPv4Network("192.0.2.0/24")
     if not routed:
         sifp = wire.attach(table, "srv0", SERVER_MAC)
@@ -250,7 +278,8 @@ def run_dump(
     transport: TransportConfig | None = None,
     before: Callable[[RawShell], None] | None = None,
 ) -> tuple[NetdumpClient, RawShell]:
-    transport = transport or TransportConfig()
+    # The transport's MTU is the interface's, as send_dump sets it for the raw path.
+    transport = dataclasses.replace(transport or TransportConfig(), mtu=net.client_ifp.mtu)
     dump = dump_client(data, transport)
     shell = net.shell(stack_config(server, gateway, transport, net.client_ifp.mtu))
     with shell:
