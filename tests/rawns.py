@@ -37,9 +37,13 @@ class RawNs:
     router_ns: str | None = None
     made: list[str] = field(default_factory=list)
 
+    def exec_client(self, *argv: str) -> list[str]:
+        """The command line running ``debugnet *argv`` in the client namespace."""
+        return ["ip", "netns", "exec", self.client_ns, *DEBUGNET, *argv]
+
     def client(self, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["ip", "netns", "exec", self.client_ns, *DEBUGNET, *argv],
+            self.exec_client(*argv),
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -153,6 +153,18 @@ class RawShell:
         if progress is not None:
             progress()
 
+    def service(self, timeout: float = 0.0) -> int:
+        """Wait up to ``timeout`` for frames, take them in and answer ARP; payloads delivered.
+
+        For a caller that keeps the interface diverted between transfers (a
+        debugger session waiting for its next command).
+        """
+        if timeout > 0:
+            self._wait(timeout)
+        got = self._poll()
+        self._flush()
+        return got
+
     # -- internals -------------------------------------------------------------------------
 
     def _input(self, ifp: Ifnet, frame: bytes, rx: RxInfo) -> None:
