@@ -12,6 +12,7 @@ import logging
 import socket
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 
 from debugnet.errors import NoDevice, PermissionDenied, error_for_errno
 from debugnet.ifnet import (
@@ -109,25 +110,37 @@ def _output(ifp: Ifnet, frame: bytes) -> None:
     _sock(ifp).send(frame)
 
 
+_CSUM_VALID = int(RxFlags.CSUM_VALID)
+_CSUM_NOT_READY = int(RxFlags.CSUM_NOT_READY)
+_VLAN = int(RxFlags.VLAN)
+_FCS = int(RxFlags.FCS)
+
+
+@lru_cache(maxsize=256)
+def _info(flags: int, tci: int) -> RxInfo:
+    """Interned values: a flow's frames all carry the same few."""
+    return RxInfo(flags, tci)
+
+
 def rx_info(ancdata: list[tuple[int, int, bytes]], rx_fcs: bool = False) -> RxInfo:
     """The driver flags of one frame from its PACKET_AUXDATA control message."""
-    flags = RxFlags.FCS if rx_fcs else RxFlags.NONE
+    flags = _FCS if rx_fcs else 0
     tci = 0
     for level, kind, data in ancdata:
         if level != SOL_PACKET or kind != PACKET_AUXDATA or len(data) < AUXDATA.size:
             continue
         status, _len, _snap, _mac, _net, tci, _tpid = AUXDATA.unpack_from(data)
         if status & TP_STATUS_CSUM_VALID:
-            flags |= RxFlags.CSUM_VALID
+            flags |= _CSUM_VALID
         if status & TP_STATUS_CSUMNOTREADY:
-            flags |= RxFlags.CSUM_NOT_READY
+            flags |= _CSUM_NOT_READY
         if status & TP_STATUS_VLAN_VALID or tci:
-            flags |= RxFlags.VLAN
+            flags |= _VLAN
         else:
             tci = 0
     if not flags:
         return NO_RXINFO
-    return RxInfo(flags, tci)
+    return _info(flags, tci)
 
 
 def _poll(ifp: Ifnet, count: int) -> int:

@@ -45,6 +45,7 @@ _VLANS: Final = frozenset({int(EtherType.VLAN), int(EtherType.QINQ)})
 _UDP: Final = int(IpProto.UDP)
 _ICMP: Final = int(IpProto.ICMP)
 _FRAGMENT_BITS: Final = 0x3FFF
+_VERSION_IHL: Final = ipv4.VERSION_IHL
 _FCS: Final = int(RxFlags.FCS)
 _VLAN: Final = int(RxFlags.VLAN)
 _TRUSTED: Final = int(CSUM_TRUSTED)
@@ -154,25 +155,22 @@ class InetStack:
         return self._ip(frame, end, flags & _TRUSTED)
 
     def _ip(self, frame: bytes, end: int, trusted: int) -> tuple[bytes, int] | None:
+        """ip_input's checks in the seed's order (001:518-624); padding is trimmed."""
         if self.arp.state is not ArpState.RESOLVED:
             return self._drop(Drop.IP_NO_NEXT_HOP, self.arp.state.value)
         available = end - _ETHER
         if available < _IP:
             return self._drop(Drop.IP_SHORT, available)
-        fields = _IP_HEADER.unpack_from(frame, _ETHER)
-        vihl = fields[0]
-        if vihl != ipv4.VERSION_IHL:
+        vihl, tos, total, ident, frag, ttl, proto, cksum, src, dst = _IP_HEADER.unpack_from(
+            frame, _ETHER
+        )
+        if vihl != _VERSION_IHL:
             return self._drop(_shape(vihl), vihl)
         if trusted:
             self.stats.trusted += 1
-        return self._ip_checked(frame, fields, available, trusted)
-
-    def _ip_checked(
-        self, frame: bytes, fields: tuple[int, ...], available: int, trusted: int
-    ) -> tuple[bytes, int] | None:
-        vihl, tos, total, ident, frag, ttl, proto, cksum, src, dst = fields
-        words = (vihl << 8) + tos + total + ident + frag + (ttl << 8) + proto + cksum + src + dst
-        if not trusted and words % 0xFFFF:
+        elif (
+            (vihl << 8) + tos + total + ident + frag + (ttl << 8) + proto + cksum + src + dst
+        ) % 0xFFFF:
             return self._drop(Drop.IP_CHECKSUM, cksum)
         if total < _IP:
             return self._drop(Drop.IP_LENGTH_SHORT, total)
