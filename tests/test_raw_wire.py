@@ -34,21 +34,24 @@ from scapy.all import ARP, IP, UDP, AsyncSniffer, Ether, Raw, conf, sendp
 conf.verb = 0
 iface, our_mac, host_mac, host_ip, our_ip = sys.argv[1:6]
 
-def replies(frame):
-    sniffer = AsyncSniffer(iface=iface, lfilter=lambda p: ARP in p and p[ARP].op == 2
-                           and p[ARP].psrc == our_ip)
+def replies(frame, wait):
+    # Real I/O: the first reply, or none within ``wait`` seconds.
+    sniffer = AsyncSniffer(iface=iface, count=1,
+                           lfilter=lambda p: ARP in p and p[ARP].op == 2 and p[ARP].psrc == our_ip)
     sniffer.start()
     time.sleep(0.3)  # the sniffer's socket must be open before the request leaves
     sendp(frame, iface=iface)
-    time.sleep(1.0)  # real I/O: give the polling stack time to answer
-    return [bytes(p).hex() for p in sniffer.stop()]
+    sniffer.join(timeout=wait)
+    if sniffer.running:
+        sniffer.stop()
+    return [bytes(p).hex() for p in sniffer.results or []]
 
 base = Ether(dst="ff:ff:ff:ff:ff:ff", src=host_mac)
 bad = base / ARP(op=1, hwlen=64, plen=16, hwsrc=host_mac, psrc=host_ip, pdst=our_ip)
 good = base / ARP(op=1, hwsrc=host_mac, psrc=host_ip, pdst=our_ip)
 bad_udp = (Ether(dst=our_mac, src=host_mac) / IP(src=host_ip, dst=our_ip)
            / UDP(sport=40000, dport=20024, chksum=0x1234) / Raw(b"\0\0\0\1"))
-out = {"bad": replies(bad), "good": replies(good)}
+out = {"bad": replies(bad, 1.5), "good": replies(good, 10.0)}
 sendp(bad_udp, iface=iface)
 print(json.dumps(out))
 """
@@ -95,15 +98,16 @@ def test_malformed_arp_gets_no_reply_a_well_formed_one_does(
         capture_output=True,
         text=True,
         timeout=60,
-        check=True,
+        check=False,
     )
+    assert out.returncode == 0, out.stderr
     seen = json.loads(out.stdout)
     assert seen["bad"] == []
     (reply,) = {bytes.fromhex(r) for r in seen["good"]}
     assert reply[:6] == ns.host_mac and reply[6:12] == shell.ifp.lladdr
     assert reply[20:22] == b"\x00\x02" and reply[28:32] == OUR_IP.packed
     stats = shell.stack.stats
-    assert stats.drops[Drop.ARP_LENGTHS] == 1 and stats.arp_replies_sent >= 1
+    assert stats.drops[Drop.ARP_LENGTHS] == 1 and shell.stack.arp.replies_sent == 1
     _wait_for(lambda: stats.drops[Drop.UDP_CHECKSUM] == 1)
 
 
