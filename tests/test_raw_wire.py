@@ -7,22 +7,40 @@ whose checksums over veth are not filled in (PACKET_AUXDATA says so).
 
 from __future__ import annotations
 
+import io
 import json
+import random
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from ipaddress import IPv4Address
+from pathlib import Path
 
 import pytest
 
-from debugnet.devices import packet
+from debugnet.devices import packet, tap
 from debugnet.ifnet import IfTable
 from debugnet.inet.config import StackConfig
 from debugnet.inet.drops import Drop
 from debugnet.inet.rawshell import RawShell
 from debugnet.inet.stack import InetStack, StackState
-from tests.test_devices_support import HOST_IP, OUR_IP, NetNs, in_ns, ip, veth
+from debugnet.netdump.client import NetdumpClient
+from debugnet.netdump.dump import DumpOptions, DumpProducer
+from debugnet.netdump.host import HostInfo
+from debugnet.transport.config import TransportConfig
+from tests.rawns import start_serve_in
+from tests.test_devices_support import (
+    HOST_IP,
+    OUR_IP,
+    NetNs,
+    in_ns,
+    ip,
+    make_namespace,
+    require_root,
+    unique_tag,
+    veth,
+)
 
 __all__ = ["veth"]  # fixture
 
@@ -137,3 +155,46 @@ def _wait_for(predicate: object, timeout: float = 5.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.01)
+
+
+def test_a_whole_dump_over_tap_to_debugnet_serve(tmp_path: Path) -> None:
+    """The same shell and stack over the TAP driver: the host side of the TAP is moved
+    into a namespace where the kernel (ARP, IP, UDP) and `debugnet serve` answer."""
+    require_root()
+    tag = unique_tag()
+    ns = make_namespace(tag)
+    table = IfTable()
+    ifp = tap.attach_tap(table, f"dnv{tag}", bytes.fromhex("0200c0ffee02"))
+    serve = None
+    try:
+        host_if = ifp.softc.host_name
+        ip("link", "set", host_if, "netns", ns)  # our fd stays attached to it
+        in_ns(ns, "sysctl", "-qw", f"net.ipv6.conf.{host_if}.disable_ipv6=1")
+        ip("-n", ns, "addr", "add", f"{HOST_IP}/24", "dev", host_if)
+        ip("-n", ns, "link", "set", host_if, "up")
+        serve = start_serve_in(ns, tmp_path / "crash")
+        data = random.Random(4).randbytes(700_000)
+        transport = TransportConfig(mtu=ifp.mtu)
+        stack = InetStack(
+            StackConfig.for_transport(
+                transport,
+                lladdr=ifp.lladdr,
+                client=OUR_IP,
+                server=HOST_IP,
+                gateway=None,
+                mtu=ifp.mtu,
+            )
+        )
+        options = DumpOptions(HostInfo.detect(), "over tap", 1_700_000_000)
+        dump = NetdumpClient(DumpProducer(io.BytesIO(data), len(data), options), transport)
+        with RawShell(ifp, stack) as shell:
+            shell.run(dump)
+        assert dump.done and ifp.input_hook is None and not ifp.softc.diverted
+        core, info = serve.last(str(OUR_IP))
+        assert core.read_bytes() == data and "Dump complete" in info.read_text()
+        assert not stack.stats.drops.get(Drop.UDP_CHECKSUM)
+    finally:
+        if serve is not None:
+            serve.stop()
+        tap.close(ifp)
+        ip("netns", "del", ns, check=False)
