@@ -11,10 +11,10 @@ import argparse
 import math
 import socket
 import sys
-import time
 from ipaddress import IPv4Address
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
+from debugnet.cli.progressbar import Progress
 from debugnet.errors import ConnectionReset, InvalidArgument, TimedOut
 
 if TYPE_CHECKING:
@@ -64,41 +64,6 @@ def route_source(server: str) -> str:
         raise InvalidArgument(f"no route to server {server}: {exc.strerror}") from None
     finally:
         probe.close()
-
-
-class Progress:
-    """A one-line bar redrawn in place on a terminal."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.start = time.monotonic()
-        self.width = 0
-
-    def __call__(self, p: object) -> None:
-        from debugnet.netdump.client import DumpProgress
-
-        assert isinstance(p, DumpProgress)
-        elapsed = max(time.monotonic() - self.start, 1e-6)
-        rate = p.bytes_acked / elapsed
-        parts = [f"{p.bytes_acked / 1e6:9.1f} MB"]
-        if p.size:
-            frac = min(p.bytes_read / p.size, 1.0)
-            bar = "#" * int(frac * 20)
-            parts.append(f"of {p.size / 1e6:.1f} [{bar:<20}] {frac:4.0%}")
-        parts.append(f"{rate / 1e6:6.1f} MB/s  retrans {p.retransmissions}")
-        if p.size and rate > 0:
-            left = max(p.size - p.bytes_read, 0) / rate
-            parts.append(f"ETA {int(left) // 60}:{int(left) % 60:02d}")
-        line = "  ".join(parts)
-        pad = max(self.width - len(line), 0)
-        self.width = len(line)
-        self.out.write("\r" + line + " " * pad)
-        self.out.flush()
-
-    def end(self) -> None:
-        if self.width:
-            self.out.write("\n")
-            self.out.flush()
 
 
 def ipv4_arg(text: str | None, what: str) -> IPv4Address | None:
@@ -155,7 +120,7 @@ def deliver(args: argparse.Namespace, raw: RawTarget | None) -> int:
         config = TransportConfig(mode=mode, npolls=max(int(per_round) - 1, 1))
     server = str(raw.server) if raw is not None else args.server
     client = "" if raw is not None else (args.client or route_source(args.server))
-    bar = Progress(sys.stderr) if sys.stderr.isatty() else None
+    bar = Progress(sys.stderr, compressing=bool(args.compress)) if sys.stderr.isatty() else None
     with open_source(args.file) as src:
         try:
             result = send_dump(
@@ -183,8 +148,8 @@ def deliver(args: argparse.Namespace, raw: RawTarget | None) -> int:
         hop = f" via {raw.gateway}" if raw.gateway is not None else ""
         via = f" raw on {raw.interface} from {raw.client}{hop},"
     print(
-        f"sent {src.name} ({result.bytes_sent} bytes{comp}) to {server} "
-        f"port {result.server_port} in {result.seconds:.2f} s, {result.mbps:.1f} MB/s,{via} "
+        f"sent {src.name} ({result.bytes_sent} bytes{comp}) to {args.server} "
+        f"port {args.port} in {result.seconds:.2f} s, {result.mbps:.1f} MB/s,{via} "
         f"{args.mode} mode, {result.retransmissions} retransmissions"
     )
     return 0
