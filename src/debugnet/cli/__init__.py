@@ -17,7 +17,7 @@ from debugnet.errors import DebugnetError
 SUBCOMMANDS: dict[str, str] = {
     "serve": "receive kernel dumps (a netdumpd-compatible server)",
     "send": "send a file or memory image to a dump server",
-    "netdump": "send a dump over the raw path, with ddb's netdump options (-s -g -c -i)",
+    "netdump": "send over the raw path, with ddb's -s/-g/-c/-i",
     "ifconfig": "show the interface table as the debugnet stack sees it",
 }
 
