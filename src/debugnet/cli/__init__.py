@@ -17,6 +17,7 @@ from debugnet.errors import DebugnetError
 SUBCOMMANDS: dict[str, str] = {
     "serve": "receive kernel dumps (a netdumpd-compatible server)",
     "send": "send a file or memory image to a dump server",
+    "netdump": "send over the raw path, with ddb's -s/-g/-c/-i",
     "ifconfig": "show the interface table as the debugnet stack sees it",
     "netgdb-proxy": "bridge a panicked kernel's netgdb to gdb's target remote",
     "netgdb-target": "play a panicked kernel's netgdb over a memory image (for practice and tests)",
