@@ -87,9 +87,10 @@ def test_retransmitted_herald_is_reacked_from_the_session_port(run_server) -> No
         c.seqno = 1
         again = c.herald()  # the same herald again: our first ack "was lost"
         assert again == first
+        heralds = 2 + c.retransmits  # a loaded server may be slower than the client's RTO
         c.dump(b"x" * 3000, kdh(3000))
     assert srv.server.counters["sessions"] == 1
-    assert srv.server.counters["herald retransmissions"] == 1
+    assert srv.server.counters["herald retransmissions"] == heralds - 1
     assert not (srv.dumpdir / f"info.{ip}.1").exists()
 
 

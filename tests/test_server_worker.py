@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from debugnet.server.config import ServerConfig
 from debugnet.server.context import SessionContext
 from debugnet.server.endings import Ending
 from debugnet.server.handler import HandlerRunner
+from debugnet.server.listener import Server, _arrival
 from debugnet.server.resolver import Resolver
 from debugnet.server.worker import SessionWorker
 from debugnet.transport.server_session import Herald
@@ -112,11 +115,6 @@ def test_a_herald_read_late_is_not_a_restart(context: tuple[SessionContext, Memo
 
 def test_the_listener_reads_when_a_herald_arrived(tmp_path: Path) -> None:
     """SO_TIMESTAMP on the herald socket: the arrival time the worker compares with its ack."""
-    import socket
-    import time
-
-    from debugnet.server.listener import Server, _arrival
-
     server = Server(ServerConfig(tmp_path, bind=SERVER_IP, port=0, resolve=False))
     server.open()
     assert server.sock is not None

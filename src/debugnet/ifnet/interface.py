@@ -18,10 +18,10 @@ from debugnet.errors import (
 )
 from debugnet.ifnet.addr import IfAddr, LinkAddress
 from debugnet.ifnet.defs import IfCap, IfFlags, IfStats, IfType
-from debugnet.ifnet.ioctl import CommonIoctls
 from debugnet.ifnet.linkstate import IfEvent, IfNotice, LinkState, LinkStateQueue
 from debugnet.ifnet.ops import NULL_OPS, IfOps, IoctlCmd, Tap, TapDirection
 from debugnet.ifnet.queue import IFQ_MAXLEN, IfQueue
+from debugnet.ifnet.rxinfo import NO_RXINFO, RxInfo
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +33,21 @@ _TX_MASK = _UP_RUNNING | _MONITOR
 _ALL_ONES = 0xFFFFFFFF
 _QUEUE_FULL = frozenset({errno.EAGAIN, errno.ENOBUFS})
 
-InputHook = Callable[["Ifnet", bytes], None]
+InputHook = Callable[["Ifnet", bytes, RxInfo], None]
+"""Gets the interface, the frame and what the driver knows about it."""
 
 
 def _no_listener(notice: IfNotice) -> None:
     """Before attach nobody listens."""
 
 
-class Ifnet(CommonIoctls):
+class Ifnet:
     """One network interface.
 
     Drivers create it with their ``IfOps`` and hand it to ``IfTable.attach``;
-    ``softc`` is the driver's private state. Counters live in ``stats``, the
+    ``softc`` is the driver's private state. The table tells the interface of
+    its attach and detach through ``attached`` and ``detached``; the common
+    requests (``ifnet.ioctl``) are functions of the interface. Counters live in ``stats``, the
     send and receive queues in ``snd`` and ``rcv``, BPF-style taps in ``taps``.
     """
 
@@ -174,6 +177,33 @@ class Ifnet(CommonIoctls):
     def is_up_and_running(self) -> bool:
         return self.flag_bits & _UP_RUNNING == _UP_RUNNING
 
+    def require_live(self) -> None:
+        """ENXIO once detached: every request checks this first."""
+        if self.ops is NULL_OPS:
+            raise NoDevice(f"{self.name}: interface detached")
+
+    def notify(self, event: IfEvent) -> None:
+        """Tell the table's listeners (nobody before attach or after detach)."""
+        self._emit(IfNotice(event, self))
+
+    # -- attach and detach hooks (called by IfTable) ---------------------------
+
+    def attached(self, index: int, generation: int, emit: Callable[[IfNotice], None]) -> None:
+        """The table gave this interface ``index``; ``emit`` reaches its listeners."""
+        self.index = index
+        self.index_gen = generation
+        self._set_link_ifa()
+        self._emit = emit
+
+    def detached(self) -> None:
+        """The table unlisted this interface: forget the link address, queued link
+        changes and the watchdog, tell listeners DETACH, then tell them nothing more."""
+        self._link_ifa = None
+        self.link_queue.clear()
+        self.timer = 0
+        self._emit(IfNotice(IfEvent.DETACH, self))
+        self._emit = _no_listener
+
     def deactivate(self) -> None:
         """if_deactivate: point every operation at the null stubs, accept no more frames."""
         self.ops = NULL_OPS
@@ -230,8 +260,11 @@ class Ifnet(CommonIoctls):
         if not flags & _OACTIVE:
             ops.start(self)
 
-    def input(self, frame: bytes) -> bool:
+    def input(self, frame: bytes, rx: RxInfo = NO_RXINFO) -> bool:
         """A frame arrived (if_input): count, tap, then divert or queue for the stack.
+
+        ``rx`` carries the driver's per-frame flags (checksum status, a stripped
+        VLAN tag) to a diverted input hook; the queue keeps only the bytes.
 
         Returns False when the frame was dropped (detached interface, or a full
         receive queue, counted in ``iqdrops``).
@@ -247,7 +280,7 @@ class Ifnet(CommonIoctls):
             tap(TapDirection.IN, frame)
         hook = self.input_hook
         if hook is not None:
-            hook(self, frame)
+            hook(self, frame, rx)
             return True
         if not self.rcv.enqueue(frame):
             stats.iqdrops += 1
@@ -304,7 +337,7 @@ class Ifnet(CommonIoctls):
         """Add an IPv4 address. EEXIST if already here; EINVAL for a peer on a
         non-point-to-point interface. A broadcast interface gets the network's
         broadcast address unless one is given."""
-        self._require_live()
+        self.require_live()
         ip, mask = IPv4Address(addr), IPv4Address(netmask)
         if any(ifa.addr == ip for ifa in self._inet):
             raise Exists(f"{self.name}: {ip} already configured")
@@ -334,14 +367,14 @@ class Ifnet(CommonIoctls):
 
     def replace_lladdr(self, lladdr: bytes) -> None:
         """SIOCSIFLLADDR: a new MAC of the same length; a running driver is re-inited."""
-        self._require_live()
+        self.require_live()
         if len(lladdr) != len(self.lladdr):
             raise InvalidArgument(
                 f"{self.name}: link address must be {len(self.lladdr)} bytes, not {len(lladdr)}"
             )
-        self._driver(IoctlCmd.SIOCSIFLLADDR, bytes(lladdr))
+        self.ops.ioctl(self, IoctlCmd.SIOCSIFLLADDR, bytes(lladdr))
         self.lladdr = bytes(lladdr)
         self._set_link_ifa()
         if self.is_up_and_running:
             self.ops.init(self)
-        self._emit(IfNotice(IfEvent.LLADDR, self))
+        self.notify(IfEvent.LLADDR)

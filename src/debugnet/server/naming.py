@@ -48,19 +48,33 @@ def resolve_client_dir(dumpdir: Path, path: str | None) -> Path | None:
 
 
 def open_output_dir(
-    root: DirHandle, default_path: str, herald_path: str | None, client: str
+    root: DirHandle,
+    default_path: str,
+    herald_path: str | None,
+    client: str,
+    warned: set[tuple[str, str]] | None = None,
 ) -> DirHandle:
-    """The herald's directory if it is one inside ``root``, else the default one, held open."""
+    """The herald's directory if it is one inside ``root``, else the default one, held open.
+
+    The client cannot tell that its path was not used (the protocol has no
+    way to say so), so the server log is the only place it shows. ``warned``
+    holds the (client, path) pairs already reported: a client sending the same
+    path with every dump is told once, not once per dump.
+    """
     if herald_path:
         chosen = root.walk(herald_path)
         if chosen is not None:
             return chosen
-        log.warning(
-            "%s: herald path %r is not a directory inside %s; using the default path",
-            client,
-            herald_path,
-            root.path,
-        )
+        if warned is None or (client, herald_path) not in warned:
+            if warned is not None:
+                warned.add((client, herald_path))
+            log.warning(
+                "%s: herald path %r is not a directory inside %s; its dumps go to %s",
+                client,
+                herald_path,
+                root.path,
+                root.path / default_path,
+            )
     return open_default_dir(root, default_path)
 
 

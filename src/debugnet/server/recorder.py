@@ -85,8 +85,17 @@ class DumpRecorder:
         self._kdh_changes = 0
         self._bad_kdh: str | None = None
         self._info_bytes = 0
+        self._detail = ""
         self.herald_only = False
         """Set when the session ended without ever becoming a dump."""
+
+    @property
+    def verdict(self) -> str:
+        """The ending's line in the end-of-dump log line: ``incomplete, client timed out``."""
+        if self.ending is None:
+            return ""
+        line = self.ending.line(self._detail).decode("utf-8", "replace").strip()
+        return line.removeprefix("Dump ").replace(": ", ", ", 1)
 
     @property
     def outcome(self) -> Outcome | None:
@@ -252,7 +261,7 @@ class DumpRecorder:
         sink.publish()
         sink.close()
         self.session.confirm_finished(now)
-        return self._ended(ending, written=True)
+        return self._ended(ending, detail, written=True)
 
     def _on_timeout(self, sink: DumpSink) -> Ending | None:
         try:
@@ -273,5 +282,5 @@ class DumpRecorder:
         if not written and self.sink is not None:
             self._finish_info()
             self._info(ending.line(detail), last=True)
-        self.ending = ending
+        self.ending, self._detail = ending, detail
         return ending

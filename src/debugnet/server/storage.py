@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from debugnet.server.dirfd import DirHandle
@@ -318,12 +318,15 @@ class DirectoryStore:
     default_path: str = "."
     max_dumps: int = 1024
     write_buffer: int = 256 * 1024
+    # (client, herald path) pairs already warned about falling back to the default path
+    _warned: set[tuple[str, str]] = field(default_factory=set, repr=False, compare=False)
+    _warned_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def create(self, request: DumpRequest) -> DumpFiles:
         """Create the dump in the herald's directory, else in the default one; log failures."""
         ip = request.client_ip
         with DirHandle.open(self.root) as root:
-            directory = open_output_dir(root, self.default_path, request.herald_path, ip)
+            directory = self._output_dir(root, request)
             default = not request.herald_path or directory.path == root.path / self.default_path
             while True:
                 try:
@@ -347,10 +350,15 @@ class DirectoryStore:
                 )
                 directory, default = open_default_dir(root, self.default_path), True
 
+    def _output_dir(self, root: DirHandle, request: DumpRequest) -> DirHandle:
+        with self._warned_lock:  # sessions create their dumps concurrently
+            return open_output_dir(
+                root, self.default_path, request.herald_path, request.client_ip, self._warned
+            )
+
     def check(self, request: DumpRequest) -> None:
         with DirHandle.open(self.root) as root:
-            ip = request.client_ip
-            with open_output_dir(root, self.default_path, request.herald_path, ip) as directory:
+            with self._output_dir(root, request) as directory:
                 try:
                     free_index(directory, request.host, self.max_dumps)
                     return
