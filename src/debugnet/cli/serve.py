@@ -34,6 +34,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--rcvbuf", type=int, default=4 << 20, help="per-session socket receive buffer in bytes"
     )
     parser.add_argument(
+        "--handler-jobs",
+        type=int,
+        default=4,
+        metavar="N",
+        help="handler processes at once; up to 1024 more runs wait (default: 4)",
+    )
+    parser.add_argument(
         "--allow",
         action="append",
         default=[],
@@ -84,8 +91,10 @@ def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
             ipaddress.IPv4Network(cidr, strict=False)
         except ValueError as exc:
             raise InvalidArgument(f"--allow {cidr}: {exc}") from None
-    if args.max_sessions < 1 or args.max_sessions_per_net < 1:
-        raise InvalidArgument("--max-sessions and --max-sessions-per-net must be at least 1")
+    if args.max_sessions < 1 or args.max_sessions_per_net < 1 or args.handler_jobs < 1:
+        raise InvalidArgument(
+            "--max-sessions, --max-sessions-per-net and --handler-jobs must be at least 1"
+        )
     return ServerConfig(
         dumpdir=dumpdir,
         bind=args.bind,
@@ -95,6 +104,7 @@ def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
         timeout=args.timeout,
         resolve=not args.no_resolve,
         rcvbuf=args.rcvbuf,
+        handler_jobs=args.handler_jobs,
         allow=tuple(args.allow),
         max_sessions=args.max_sessions,
         max_sessions_per_net=args.max_sessions_per_net,

@@ -32,6 +32,10 @@ class ServerConfig:
     max_dumps: int = MAX_DUMPS
     progress_interval: float = 5.0
     max_datagram: int = 65535
+    handler_jobs: int = 4
+    """Handler processes at once; more runs wait in a queue."""
+    handler_queue: int = 1024
+    """Handler runs that may wait; past that a run is logged and dropped."""
     allow: tuple[str, ...] = ()
     """CIDR networks whose heralds are answered; empty: everyone."""
     max_sessions: int = 256

@@ -88,7 +88,9 @@ class Server:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.resolver = Resolver(config.resolve, config.dns_timeout)
-        self.handlers = HandlerRunner(config.handler, config.dumpdir)
+        self.handlers = HandlerRunner(
+            config.handler, config.dumpdir, config.handler_jobs, config.handler_queue
+        )
         self.store = DirectoryStore(
             config.dumpdir, config.default_path, config.max_dumps, config.write_buffer
         )

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 _OVER = (SessionState.DONE, SessionState.TIMED_OUT, SessionState.FAILED)
 _EXACT = 0.05
 """Below this many seconds to the next deadline, the receive timeout is set to it exactly."""
+IDLE_RELEASE = 1.0
+"""Seconds without data after which a session gives its receive slots' memory back."""
 _MIN_WAIT = 0.001
 """The shortest receive timeout (SO_RCVTIMEO 0 would mean forever)."""
 
@@ -70,6 +72,8 @@ class SessionWorker:
         self.sock: socket.socket | None = None
         self._closers: list[Callable[[], None]] = []
         self.batches = 0
+        self.releases = 0
+        """Times the receive slots' memory was given back (the session went quiet)."""
         self._armed = -1.0
         self.thread = threading.Thread(target=self._main, name=f"dump-{client_ip}", daemon=True)
 
@@ -193,7 +197,7 @@ class SessionWorker:
         session, recorder, lock = self.session, self.recorder, self.lock
         assert session is not None and recorder is not None
         assert self.sock is not None
-        receive, transmit = session_io(
+        receive, transmit, release = session_io(
             self.sock, self.config, lambda: self.end_requested, self._closers, self.client_ip
         )
         receive_datagrams, next_event, handle = (
@@ -207,6 +211,7 @@ class SessionWorker:
         self._progress_at = now + self.config.progress_interval
         wake = self._arm(now)
         ending: Ending | None = None
+        released_at = 0  # batches received when the receive slots were last given back
         while True:
             try:
                 views: list[memoryview] | None = receive()
@@ -234,6 +239,10 @@ class SessionWorker:
                 elif now + self._armed > wake:
                     wake = self._arm(now)  # a receive starting now would wake too late
             if views is None or now >= wake or self.end_requested:
+                if self.batches != released_at and now - session.last_heard >= IDLE_RELEASE:
+                    release()  # quiet after a burst: an idle session keeps a few hundred KiB
+                    released_at = self.batches
+                    self.releases += 1
                 ending = self._look(now) or ending
                 if session.state in _OVER:
                     return ending
