@@ -34,6 +34,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--rcvbuf", type=int, default=4 << 20, help="per-session socket receive buffer in bytes"
     )
     parser.add_argument(
+        "--min-free",
+        default="0",
+        metavar="SIZE|N%",
+        help="free space to keep in the dump directory: bytes, K/M/G/T, or a percentage;"
+        " savecore's minfree file (kB) counts too. Below it heralds are refused and a"
+        " dump that would cross it ends incomplete (default: 0)",
+    )
+    parser.add_argument(
+        "--max-dump-size",
+        metavar="SIZE",
+        help="largest dump accepted (bytes, K/M/G/T); larger ones end incomplete",
+    )
+    parser.add_argument(
         "--handler-jobs",
         type=int,
         default=4,
@@ -72,6 +85,7 @@ def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
     from debugnet.server.config import ServerConfig
     from debugnet.server.dumpdir import check_dump_dir
     from debugnet.server.handler import check_handler
+    from debugnet.server.limits import Floor, parse_size
 
     dumpdir = check_dump_dir(Path(args.dir).absolute(), create=create_dir)
     default = Path(args.default_path)
@@ -86,6 +100,8 @@ def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
         raise InvalidArgument(f"port {args.port} out of range")
     if args.timeout <= 0:
         raise InvalidArgument("timeout must be positive")
+    min_free = Floor.parse(args.min_free)
+    max_dump_size = parse_size(args.max_dump_size) if args.max_dump_size else None
     for cidr in args.allow:
         try:
             ipaddress.IPv4Network(cidr, strict=False)
@@ -105,6 +121,8 @@ def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
         resolve=not args.no_resolve,
         rcvbuf=args.rcvbuf,
         handler_jobs=args.handler_jobs,
+        min_free=min_free,
+        max_dump_size=max_dump_size,
         allow=tuple(args.allow),
         max_sessions=args.max_sessions,
         max_sessions_per_net=args.max_sessions_per_net,

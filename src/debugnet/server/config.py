@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from debugnet.server.limits import Floor
 from debugnet.wire.constants import NETDUMP_ACKPORT, NETDUMP_PORT
 
 MAX_DUMPS = 1024
@@ -32,6 +33,10 @@ class ServerConfig:
     max_dumps: int = MAX_DUMPS
     progress_interval: float = 5.0
     max_datagram: int = 65535
+    min_free: Floor = field(default_factory=Floor)
+    """Free space kept on the dump directory's file system (savecore's ``minfree`` too)."""
+    max_dump_size: int | None = None
+    """Bytes one dump may have; None: as the KDH says."""
     handler_jobs: int = 4
     """Handler processes at once; more runs wait in a queue."""
     handler_queue: int = 1024

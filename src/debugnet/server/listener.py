@@ -92,7 +92,11 @@ class Server:
             config.handler, config.dumpdir, config.handler_jobs, config.handler_queue
         )
         self.store = DirectoryStore(
-            config.dumpdir, config.default_path, config.max_dumps, config.write_buffer
+            config.dumpdir,
+            config.default_path,
+            config.max_dumps,
+            config.write_buffer,
+            min_free=config.min_free,
         )
         self.context = SessionContext(config, self.resolver, self.handlers, self.store)
         self.counters: Counter[str] = Counter()

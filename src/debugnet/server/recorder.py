@@ -14,6 +14,7 @@ import dataclasses
 import logging
 
 from debugnet.server.endings import Ending, Outcome, escape, escape_version
+from debugnet.server.limits import DumpLimits
 from debugnet.server.store import DumpLimitReached, DumpRequest, DumpSink, DumpStore, StorageError
 from debugnet.transport.server_events import (
     DataReceived,
@@ -34,6 +35,12 @@ log = logging.getLogger(__name__)
 _OVER = (SessionState.DONE, SessionState.TIMED_OUT, SessionState.FAILED)
 _SUFFIXED = ("gzip", "zstd")
 """Compressions a vmcore name has a suffix for; any other stays ``none``."""
+_NO_END = 1 << 80
+"""Past any offset the wire can carry: no limit."""
+_CHECK_EVERY_EVENTS = 1024
+"""Data events between two checks of fragmentation and free space."""
+_CHECK_EVERY_BYTES = 64 << 20
+"""Bytes received between two such checks, whichever comes first."""
 INFO_LIMIT = 64 * 1024
 """Bytes of info lines before the last one; past it only the ending's line is written."""
 
@@ -70,8 +77,19 @@ class DumpRecorder:
     releases the sink whatever happened.
     """
 
-    def __init__(self, session: ServerSession, store: DumpStore, request: DumpRequest) -> None:
+    def __init__(
+        self,
+        session: ServerSession,
+        store: DumpStore,
+        request: DumpRequest,
+        limits: DumpLimits | None = None,
+    ) -> None:
         self.session = session
+        self.limits = limits or DumpLimits()
+        self._end_limit = self.limits.max_dump_size or _NO_END
+        """No data may end past this: the size limit, or the KDH's length plus a block."""
+        self._check_events = _CHECK_EVERY_EVENTS
+        self._check_bytes = _CHECK_EVERY_BYTES
         self.store = store
         self.request = request
         self.sink: DumpSink | None = None
@@ -130,19 +148,29 @@ class DumpRecorder:
             if sink is None:
                 return None
         if isinstance(ev, DataRunReceived):  # the hot path: a batch's contiguous run, inlined
+            if ev.offset + ev.length > self._end_limit:
+                return self._past_end(ev.offset + ev.length)
             try:
                 sink.write_at(ev.offset, ev.pieces, ev.length)
             except StorageError as exc:
                 return self._storage_failed(exc)
+            self._check_events -= 1
+            if self._check_events <= 0 or self.session.stats.data_bytes >= self._check_bytes:
+                return self._check_space(sink)
             return None
         if isinstance(ev, DataReceived):
+            if ev.offset + len(ev.data) > self._end_limit:
+                return self._past_end(ev.offset + len(ev.data))
             try:
                 sink.write_at(ev.offset, (ev.data,), len(ev.data))
             except StorageError as exc:
                 return self._storage_failed(exc)
+            self._check_events -= 1
+            if self._check_events <= 0 or self.session.stats.data_bytes >= self._check_bytes:
+                return self._check_space(sink)
             return None
         if isinstance(ev, KdhReceived):
-            self._on_kdh(sink, ev.raw)
+            return self._on_kdh(sink, ev.raw)
         elif isinstance(ev, KeyReceived):
             try:
                 sink.write_key(ev.offset, ev.data)
@@ -193,15 +221,15 @@ class DumpRecorder:
         assert self.sink is not None
         self.sink.info(line)
 
-    def _on_kdh(self, sink: DumpSink, raw: bytes) -> None:
+    def _on_kdh(self, sink: DumpSink, raw: bytes) -> Ending | None:
         """The first KDH is written at once; a repeat is ignored, a new one kept for the end."""
         if len(raw) < KDH_SIZE:
             log.warning("%s: bad KDH: packet too small (%d bytes)", self.label, len(raw))
             self._bad_kdh = "packet too small"
-            return
+            return None
         raw = raw[:KDH_SIZE]
         if raw == self._kdh_raw:
-            return  # a retransmitted or repeated header says nothing new
+            return None  # a retransmitted or repeated header says nothing new
         kdh = KernelDumpHeader.parse(raw, lenient=True)  # netdumpd reads any version
         if self._kdh_raw is not None:
             self._kdh_changes += 1
@@ -211,6 +239,8 @@ class DumpRecorder:
             log.warning("%s: KDH version %d read as version 4", self.label, kdh.version)
         self._kdh_raw = raw
         self.kdh = kdh
+        end = kdh.dumplength + max(kdh.blocksize, 512)
+        self._end_limit = min(self.limits.max_dump_size or _NO_END, end)
         if self._kdh_written is None:
             self._kdh_written = kdh
             self._info(kdh_block(kdh))
@@ -220,6 +250,42 @@ class DumpRecorder:
             sink.set_format(encrypted=kdh.encrypted, compression=self.compression())
         except OSError as exc:
             log.error("%s: cannot rename %s: %s", self.label, sink.core_path, exc)
+        to_come = kdh.dumplength - self.session.stats.data_bytes
+        if to_come > 0 and to_come > self.store.room(self.request):
+            return self._limit(
+                f"the dump's length ({kdh.dumplength} bytes) does not fit above the disk floor"
+            )
+        return None
+
+    def _past_end(self, end: int) -> Ending | None:
+        kdh = self.kdh
+        reason = self.limits.past_end(
+            end, kdh.dumplength if kdh else None, kdh.blocksize if kdh else 0
+        )
+        return self._limit(reason or f"data past the limit at offset {end}")
+
+    def _check_space(self, sink: DumpSink) -> Ending | None:
+        """Every so many writes: fragmentation and the disk floor."""
+        session = self.session
+        received = session.stats.data_bytes
+        self._check_events = _CHECK_EVERY_EVENTS
+        self._check_bytes = received + _CHECK_EVERY_BYTES
+        if self.limits.fragmented(len(session.ranges), received, sink.allocated()):
+            return self._limit("too fragmented")
+        if self.store.room(self.request) < 0:
+            return self._limit("disk floor reached")
+        return None
+
+    def _limit(self, reason: str) -> Ending | None:
+        """A guard ends the dump: nothing more is acked, what came is kept and said."""
+        log.warning("%s: dump ended: %s", self.label, reason)
+        self.session.fail()
+        assert self.sink is not None
+        try:
+            self.sink.sync()
+        except StorageError as exc:
+            log.error("%s: %s", self.label, exc)
+        return self._ended(Ending.LIMIT, reason)
 
     def _finish_info(self) -> None:
         """Before the ending's line: the newest KDH if it changed after the first was written."""

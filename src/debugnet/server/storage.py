@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from debugnet.server.dirfd import DirHandle
+from debugnet.server.limits import Floor, parse_minfree_file
 from debugnet.server.naming import index_names, open_default_dir, open_output_dir, vmcore_name
-from debugnet.server.store import Chunk, DumpLimitReached, DumpRequest, StorageError
+from debugnet.server.store import BelowFloor, Chunk, DumpLimitReached, DumpRequest, StorageError
 
 __all__ = [
     "DirectoryStore",
@@ -291,6 +292,14 @@ class DumpFiles:
             except OSError as exc:
                 log.warning("cannot link %s -> %s: %s", self.paths.directory / link, target, exc)
 
+    def allocated(self) -> int:
+        """Blocks the vmcore takes on disk, in bytes (sparse holes take none)."""
+        self.flush()
+        try:
+            return os.fstat(self._core_fd).st_blocks * 512
+        except OSError:
+            return 0
+
     def close(self) -> None:
         if self.closed:
             return
@@ -318,6 +327,8 @@ class DirectoryStore:
     default_path: str = "."
     max_dumps: int = 1024
     write_buffer: int = 256 * 1024
+    min_free: Floor = field(default_factory=Floor)
+    """Free space kept (``--min-free``); savecore's ``minfree`` file counts too."""
     # (client, herald path) pairs already warned about falling back to the default path
     _warned: set[tuple[str, str]] = field(default_factory=set, repr=False, compare=False)
     _warned_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -357,6 +368,12 @@ class DirectoryStore:
             )
 
     def check(self, request: DumpRequest) -> None:
+        room = self.room(request)
+        if room <= 0:
+            raise BelowFloor(
+                f"{self.free_bytes(request)} bytes free in {self.root}, "
+                f"below the floor of {self.floor()}"
+            )
         with DirHandle.open(self.root) as root:
             with self._output_dir(root, request) as directory:
                 try:
@@ -371,3 +388,16 @@ class DirectoryStore:
     def free_bytes(self, request: DumpRequest | None = None) -> int:
         st = os.statvfs(self.root)
         return st.f_bavail * st.f_frsize
+
+    def floor(self) -> int:
+        """The disk floor in bytes: ``min_free``, or savecore's ``minfree`` file if larger."""
+        st = os.statvfs(self.root)
+        try:
+            with DirHandle.open(self.root) as root:
+                from_file = parse_minfree_file(root.read_text("minfree"))
+        except (OSError, UnicodeDecodeError):
+            from_file = None
+        return self.min_free.bytes_of(st.f_blocks * st.f_frsize, from_file)
+
+    def room(self, request: DumpRequest | None = None) -> int:
+        return self.free_bytes(request) - self.floor()

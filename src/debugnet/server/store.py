@@ -122,6 +122,10 @@ class DumpSink(Protocol):
         """The dump is complete: point ``<host>.last`` at it and make the names durable."""
         ...
 
+    def allocated(self) -> int:
+        """Bytes of storage the vmcore takes now (blocks, not its length: sparse files)."""
+        ...
+
     def close(self) -> None:
         """Release the dump's resources; idempotent. A partial dump stays as it is."""
         ...
@@ -150,4 +154,8 @@ class DumpStore(Protocol):
 
     def free_bytes(self, request: DumpRequest | None = None) -> int:
         """Bytes available to an unprivileged writer where ``request``'s dump would go."""
+        ...
+
+    def room(self, request: DumpRequest | None = None) -> int:
+        """Bytes that may still be written before the disk floor; negative below it."""
         ...

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from debugnet.server.admission import Refusal
 from debugnet.server.context import SessionContext
 from debugnet.server.endings import Ending
+from debugnet.server.limits import DumpLimits
 from debugnet.server.progress import ProgressLog, end_line
 from debugnet.server.recorder import DumpRecorder
 from debugnet.server.sessionio import open_session_socket, send_all, session_io, set_receive_timeout
@@ -184,7 +185,8 @@ class SessionWorker:
         session = ServerSession(
             self.herald, now, SessionConfig(cfg.timeout, cfg.linger), label=self.client_ip
         )
-        recorder = DumpRecorder(session, self.context.store, request)
+        limits = DumpLimits(max_dump_size=cfg.max_dump_size)
+        recorder = DumpRecorder(session, self.context.store, request, limits)
         self.recorder = recorder  # the dump itself is created by its first KDH, key or data
         with self.lock:
             self.session = session
