@@ -47,6 +47,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="largest dump accepted (bytes, K/M/G/T); larger ones end incomplete",
     )
     parser.add_argument(
+        "--keep-per-host",
+        type=int,
+        metavar="N",
+        help="keep the newest N ended dumps per host, delete older ones",
+    )
+    parser.add_argument(
+        "--max-total",
+        metavar="SIZE",
+        help="delete the oldest ended dumps while all dumps take more than SIZE",
+    )
+    parser.add_argument(
+        "--max-age",
+        type=float,
+        metavar="DAYS",
+        help="delete ended dumps older than DAYS (by when they ended)",
+    )
+    parser.add_argument(
         "--handler-jobs",
         type=int,
         default=4,
@@ -86,6 +103,7 @@ def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
     from debugnet.server.dumpdir import check_dump_dir
     from debugnet.server.handler import check_handler
     from debugnet.server.limits import Floor, parse_size
+    from debugnet.server.retention import RetentionPolicy
 
     dumpdir = check_dump_dir(Path(args.dir).absolute(), create=create_dir)
     default = Path(args.default_path)
@@ -102,6 +120,13 @@ def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
         raise InvalidArgument("timeout must be positive")
     min_free = Floor.parse(args.min_free)
     max_dump_size = parse_size(args.max_dump_size) if args.max_dump_size else None
+    if args.keep_per_host is not None and args.keep_per_host < 1:
+        raise InvalidArgument("--keep-per-host must be at least 1")
+    if args.max_age is not None and args.max_age <= 0:
+        raise InvalidArgument("--max-age must be positive")
+    retention = RetentionPolicy(
+        args.keep_per_host, parse_size(args.max_total) if args.max_total else None, args.max_age
+    )
     for cidr in args.allow:
         try:
             ipaddress.IPv4Network(cidr, strict=False)
@@ -122,6 +147,7 @@ def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
         rcvbuf=args.rcvbuf,
         handler_jobs=args.handler_jobs,
         min_free=min_free,
+        retention=retention,
         max_dump_size=max_dump_size,
         allow=tuple(args.allow),
         max_sessions=args.max_sessions,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from debugnet.server.limits import Floor
+from debugnet.server.retention import RetentionPolicy
 from debugnet.wire.constants import NETDUMP_ACKPORT, NETDUMP_PORT
 
 MAX_DUMPS = 1024
@@ -37,6 +38,8 @@ class ServerConfig:
     """Free space kept on the dump directory's file system (savecore's ``minfree`` too)."""
     max_dump_size: int | None = None
     """Bytes one dump may have; None: as the KDH says."""
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    """--keep-per-host, --max-total, --max-age: applied when a dump ends and hourly."""
     handler_jobs: int = 4
     """Handler processes at once; more runs wait in a queue."""
     handler_queue: int = 1024

@@ -26,6 +26,7 @@ from debugnet.server.context import SessionContext
 from debugnet.server.endings import Ending, Outcome
 from debugnet.server.handler import HandlerRunner
 from debugnet.server.resolver import Resolver
+from debugnet.server.retention import RetentionRunner
 from debugnet.server.storage import DirectoryStore
 from debugnet.server.worker import SessionWorker
 from debugnet.transport.server_session import Herald
@@ -105,6 +106,7 @@ class Server:
             config.allow, config.max_sessions, config.max_sessions_per_net, config.displace_after
         )
         self._refusal_log = RateLimitedLog()
+        self.retention = RetentionRunner(config.dumpdir, config.retention)
         self._workers: dict[str, SessionWorker] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -126,6 +128,7 @@ class Server:
                 log.debug("SO_TIMESTAMP: %s", exc)
         sock.bind((cfg.bind, cfg.port))
         self.sock = sock
+        self.retention.start()
 
     @property
     def address(self) -> tuple[str, int]:
@@ -159,6 +162,7 @@ class Server:
         for worker in workers:
             worker.thread.join(timeout)
         self.handlers.wait(timeout)
+        self.retention.stop()
         self.resolver.close()
         if self.sock is not None:
             self.sock.close()
@@ -265,6 +269,7 @@ class Server:
         with self._lock:
             if ending is not None:
                 self.counters[_DUMPS[ending.handler]] += 1
+                self.retention.trigger()
             elif worker.recorder is not None and worker.recorder.herald_only:
                 self.counters[ListenerCounter.HERALD_ONLY] += 1
             if self._workers.get(worker.client_ip) is worker:
