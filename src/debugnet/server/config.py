@@ -40,6 +40,8 @@ class ServerConfig:
     """Bytes one dump may have; None: as the KDH says."""
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     """--keep-per-host, --max-total, --max-age: applied when a dump ends and hourly."""
+    write_behind: bool = True
+    """Make data durable while it arrives, so FINISHED is acked quickly."""
     handler_jobs: int = 4
     """Handler processes at once; more runs wait in a queue."""
     handler_queue: int = 1024

@@ -29,6 +29,7 @@ from debugnet.server.resolver import Resolver
 from debugnet.server.retention import RetentionRunner
 from debugnet.server.storage import DirectoryStore
 from debugnet.server.worker import SessionWorker
+from debugnet.server.writebehind import WriteBehind
 from debugnet.transport.server_session import Herald
 from debugnet.wire.message import parse_herald
 
@@ -98,6 +99,7 @@ class Server:
             config.max_dumps,
             config.write_buffer,
             min_free=config.min_free,
+            write_behind=WriteBehind() if config.write_behind else None,
         )
         self.context = SessionContext(config, self.resolver, self.handlers, self.store)
         self.counters: Counter[str] = Counter()

@@ -23,6 +23,7 @@ from debugnet.server.dirfd import DirHandle
 from debugnet.server.limits import Floor, parse_minfree_file
 from debugnet.server.naming import index_names, open_default_dir, open_output_dir, vmcore_name
 from debugnet.server.store import BelowFloor, Chunk, DumpLimitReached, DumpRequest, StorageError
+from debugnet.server.writebehind import CHUNK, WriteBehind
 
 __all__ = [
     "DirectoryStore",
@@ -135,9 +136,21 @@ class DumpFiles:
     """The open info and vmcore files of one dump: a ``DumpSink``."""
 
     def __init__(
-        self, paths: DumpPaths, buffer_size: int, directory: DirHandle | None = None
+        self,
+        paths: DumpPaths,
+        buffer_size: int,
+        directory: DirHandle | None = None,
+        write_behind: WriteBehind | None = None,
     ) -> None:
-        """Create the files in ``directory`` (taken over; default: ``paths.directory`` opened)."""
+        """Create the files in ``directory`` (taken over; default: ``paths.directory`` opened).
+
+        With ``write_behind``, every ``CHUNK`` bytes written are handed to it
+        to become durable while the dump goes on.
+        """
+        self._write_behind = write_behind
+        self._dirty = 0
+        self._dirty_lo = 1 << 80
+        self._dirty_hi = 0
         self.paths = paths
         self.dir = directory if directory is not None else DirHandle.open(paths.directory)
         self.vmcore_path = paths.vmcore()
@@ -166,11 +179,19 @@ class DumpFiles:
         self.closed = False
 
     @classmethod
-    def create(cls, directory: DirHandle, host: str, limit: int, buffer_size: int) -> DumpFiles:
+    def create(
+        cls,
+        directory: DirHandle,
+        host: str,
+        limit: int,
+        buffer_size: int,
+        write_behind: WriteBehind | None = None,
+    ) -> DumpFiles:
         """The next free index for ``host`` in ``directory`` (a handle the dump takes over)."""
         with _ALLOC_LOCK:
             index = allocate_index(directory, host, limit)
-            return cls(DumpPaths(directory.path, host, index), buffer_size, directory)
+            paths = DumpPaths(directory.path, host, index)
+            return cls(paths, buffer_size, directory, write_behind)
 
     @property
     def index(self) -> int:
@@ -223,7 +244,18 @@ class DumpFiles:
 
     def _pwrite(self, pieces: Sequence[Chunk], offset: int, length: int) -> None:
         _write_all(self._core_fd, pieces, offset)
-        self.high_water = max(self.high_water, offset + length)
+        end = offset + length
+        if end > self.high_water:
+            self.high_water = end
+        if self._write_behind is not None:
+            self._dirty += length
+            self._dirty_lo = min(self._dirty_lo, offset)
+            self._dirty_hi = max(self._dirty_hi, end)
+            if self._dirty >= CHUNK:
+                self._write_behind.submit(
+                    self._core_fd, self._dirty_lo, self._dirty_hi - self._dirty_lo
+                )
+                self._dirty, self._dirty_lo, self._dirty_hi = 0, 1 << 80, 0
 
     def sync(self, truncate_to: int | None = None) -> None:
         """Flush, optionally cut the file to ``truncate_to``, and fsync: the dump is durable."""
@@ -328,6 +360,8 @@ class DirectoryStore:
     max_dumps: int = 1024
     write_buffer: int = 256 * 1024
     min_free: Floor = field(default_factory=Floor)
+    write_behind: WriteBehind | None = field(default_factory=WriteBehind, repr=False, compare=False)
+    """Makes data durable while it arrives, so the fsync before FINISHED's ack is short."""
     """Free space kept (``--min-free``); savecore's ``minfree`` file counts too."""
     # (client, herald path) pairs already warned about falling back to the default path
     _warned: set[tuple[str, str]] = field(default_factory=set, repr=False, compare=False)
@@ -342,7 +376,11 @@ class DirectoryStore:
             while True:
                 try:
                     return DumpFiles.create(
-                        directory, request.host, self.max_dumps, self.write_buffer
+                        directory,
+                        request.host,
+                        self.max_dumps,
+                        self.write_buffer,
+                        self.write_behind,
                     )
                 except DumpLimitReached as exc:
                     directory.close()
