@@ -174,3 +174,13 @@ def test_a_dump_crossing_the_floor_ends_incomplete(small_fs: Path) -> None:
         .endswith("Dump incomplete: disk floor reached\n")
     )
     assert store.free_bytes() > 1 << 20  # stopped near the floor, not at a full disk
+
+
+def test_a_kdh_announcing_no_length_limits_nothing() -> None:
+    """Test clients (the C blaster) send a header with dumplength 0: judged as without one."""
+    store = MemoryStore()
+    shell = _shell(store)
+    shell.send(MsgType.KDH, kdh(0))
+    shell.send(MsgType.DATA, b"a" * 4096, 0)
+    shell.send(MsgType.FINISHED)
+    assert shell.outcomes == [Ending.COMPLETE]

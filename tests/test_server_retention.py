@@ -87,3 +87,30 @@ def test_the_runner_applies_when_triggered(tmp_path: Path) -> None:
     wait_for(lambda: not (tmp_path / "info.h.0").exists())
     runner.stop()
     assert runner.deleted == 1
+
+
+def test_dumps_a_dead_collector_left_are_marked_at_start_up(tmp_path: Path) -> None:
+    from debugnet.server.sweep import mark_interrupted
+
+    (tmp_path / "rack1").mkdir()
+    make_dump(tmp_path / "rack1", "h", 0, age_days=1, size=10, ended=False)
+    make_dump(tmp_path, "h", 1, age_days=1, size=10)  # ended: left alone
+    calls: list[tuple[str, ...]] = []
+    marked = mark_interrupted(tmp_path, lambda *a: calls.append(tuple(map(str, a))))
+    assert [(d.directory, d.index) for d in marked] == [("rack1", 0)]
+    assert (
+        (tmp_path / "rack1" / "info.h.0")
+        .read_text()
+        .endswith("Dump incomplete: server stopped while receiving\n")
+    )
+    assert (tmp_path / "info.h.1").read_text().endswith("Dump complete\n")
+    assert calls == [
+        (
+            "error",
+            "192.0.2.1",
+            "h",
+            str(tmp_path / "rack1/info.h.0"),
+            str(tmp_path / "rack1/vmcore.h.0"),
+        )
+    ]
+    assert mark_interrupted(tmp_path) == []  # once

@@ -64,6 +64,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="delete ended dumps older than DAYS (by when they ended)",
     )
     parser.add_argument(
+        "--no-write-behind",
+        action="store_true",
+        help="do not sync data while it arrives (the whole dump is synced before FINISHED's ack)",
+    )
+    parser.add_argument(
         "--handler-jobs",
         type=int,
         default=4,
@@ -146,6 +151,7 @@ def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
         resolve=not args.no_resolve,
         rcvbuf=args.rcvbuf,
         handler_jobs=args.handler_jobs,
+        write_behind=not args.no_write_behind,
         min_free=min_free,
         retention=retention,
         max_dump_size=max_dump_size,

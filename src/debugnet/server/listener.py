@@ -28,6 +28,7 @@ from debugnet.server.handler import HandlerRunner
 from debugnet.server.resolver import Resolver
 from debugnet.server.retention import RetentionRunner
 from debugnet.server.storage import DirectoryStore
+from debugnet.server.sweep import mark_interrupted
 from debugnet.server.worker import SessionWorker
 from debugnet.server.writebehind import WriteBehind
 from debugnet.transport.server_session import Herald
@@ -130,6 +131,7 @@ class Server:
                 log.debug("SO_TIMESTAMP: %s", exc)
         sock.bind((cfg.bind, cfg.port))
         self.sock = sock
+        mark_interrupted(cfg.dumpdir, self.handlers.run)  # the port is ours: no one receives
         self.retention.start()
 
     @property

@@ -239,7 +239,8 @@ class DumpRecorder:
             log.warning("%s: KDH version %d read as version 4", self.label, kdh.version)
         self._kdh_raw = raw
         self.kdh = kdh
-        end = kdh.dumplength + max(kdh.blocksize, 512)
+        # A header announcing no length (0, as test clients send) limits nothing.
+        end = kdh.dumplength + max(kdh.blocksize, 512) if kdh.dumplength > 0 else _NO_END
         self._end_limit = min(self.limits.max_dump_size or _NO_END, end)
         if self._kdh_written is None:
             self._kdh_written = kdh
@@ -260,7 +261,7 @@ class DumpRecorder:
     def _past_end(self, end: int) -> Ending | None:
         kdh = self.kdh
         reason = self.limits.past_end(
-            end, kdh.dumplength if kdh else None, kdh.blocksize if kdh else 0
+            end, kdh.dumplength if kdh and kdh.dumplength > 0 else None, kdh.blocksize if kdh else 0
         )
         return self._limit(reason or f"data past the limit at offset {end}")
 
@@ -304,7 +305,10 @@ class DumpRecorder:
             return Ending.NO_DATA, ""
         if kdh is None and self._bad_kdh is not None:
             return Ending.BAD_KDH, self._bad_kdh
-        end = kdh.dumplength if kdh is not None else max(e for _s, e in session.ranges)
+        announced = kdh is not None and kdh.dumplength > 0
+        end = (
+            kdh.dumplength if kdh is not None and announced else max(e for _s, e in session.ranges)
+        )
         holes = session.missing(end)
         if holes:
             missing = sum(e - s for s, e in holes)
