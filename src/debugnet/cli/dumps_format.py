@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,27 +23,21 @@ def _local(t: float, fmt: str) -> str:
     return datetime.fromtimestamp(t).strftime(fmt)
 
 
+_FIRST = ("host", "ip", "index", "state", "reason", "bytes", "length", "started", "ended")
+_REST = [f.name for f in fields(DumpRecord) if f.name not in _FIRST]
+_TIMES = {"started", "ended", "last_data"}
+
+
 def record_json(r: DumpRecord) -> dict[str, Any]:
     """The issue's fields first (id, host, ip, index, state, ...), then every other one."""
-    out: dict[str, Any] = {
-        "id": r.id,
-        "host": r.host,
-        "ip": r.ip,
-        "index": r.index,
-        "state": r.state.value,
-        "reason": r.reason,
-        "bytes": r.bytes,
-        "length": r.length,
-        "started": iso(r.started),
-        "ended": iso(r.ended),
-        "panic": r.panic,
-        "signature": r.signature,
-        "files": r.files,
-    }
-    for key, value in asdict(r).items():
-        if key not in out:
-            out[key] = iso(value) if key == "last_data" else value
-    out["state"] = r.state.value
+    out: dict[str, Any] = {"id": r.id}
+    for name in (*_FIRST, "panic", "signature", "files", *_REST):
+        value = getattr(r, name)
+        if name in _TIMES:
+            value = iso(value)
+        elif name == "state":
+            value = value.value
+        out[name] = value
     return out
 
 
@@ -59,7 +53,11 @@ def group_json(g: Group) -> dict[str, Any]:
     }
 
 
-def dump_json(doc: object) -> str:
+def dump_json(doc: object, *, compact: bool = False) -> str:
+    """Indented for one record; one record a line for long arrays (fast, still greppable)."""
+    if compact and isinstance(doc, list):
+        inner = ",\n ".join(json.dumps(d, ensure_ascii=False) for d in doc)
+        return f"[\n {inner}\n]" if doc else "[]"
     return json.dumps(doc, indent=1, ensure_ascii=False)
 
 
