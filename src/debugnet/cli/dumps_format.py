@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from debugnet.catalogue.record import DumpRecord, Group
@@ -14,9 +16,10 @@ WIDTH = 100
 
 
 def iso(t: float | None) -> str | None:
+    """UTC, ISO 8601 to the second (gmtime and strftime in C: 20,000 records in a blink)."""
     if t is None:
         return None
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 def _local(t: float, fmt: str) -> str:
@@ -24,20 +27,17 @@ def _local(t: float, fmt: str) -> str:
 
 
 _FIRST = ("host", "ip", "index", "state", "reason", "bytes", "length", "started", "ended")
-_REST = [f.name for f in fields(DumpRecord) if f.name not in _FIRST]
-_TIMES = {"started", "ended", "last_data"}
+_ORDER = (*_FIRST, "panic", "signature", "files")
+_NAMES = (*_ORDER, *(f.name for f in fields(DumpRecord) if f.name not in _ORDER))
+_VALUES = attrgetter(*_NAMES)
 
 
 def record_json(r: DumpRecord) -> dict[str, Any]:
     """The issue's fields first (id, host, ip, index, state, ...), then every other one."""
     out: dict[str, Any] = {"id": r.id}
-    for name in (*_FIRST, "panic", "signature", "files", *_REST):
-        value = getattr(r, name)
-        if name in _TIMES:
-            value = iso(value)
-        elif name == "state":
-            value = value.value
-        out[name] = value
+    out.update(zip(_NAMES, _VALUES(r), strict=True))
+    out["state"] = r.state.value
+    out["started"], out["ended"], out["last_data"] = iso(r.started), iso(r.ended), iso(r.last_data)
     return out
 
 
@@ -54,10 +54,9 @@ def group_json(g: Group) -> dict[str, Any]:
 
 
 def dump_json(doc: object, *, compact: bool = False) -> str:
-    """Indented for one record; one record a line for long arrays (fast, still greppable)."""
-    if compact and isinstance(doc, list):
-        inner = ",\n ".join(json.dumps(d, ensure_ascii=False) for d in doc)
-        return f"[\n {inner}\n]" if doc else "[]"
+    """Indented for people; compact (the C encoder, one call) for long arrays."""
+    if compact:
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
     return json.dumps(doc, indent=1, ensure_ascii=False)
 
 
