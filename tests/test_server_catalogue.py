@@ -88,7 +88,7 @@ def test_complete_dump_is_catalogued(serve: Callable[..., Running], tmp_path: Pa
     assert r.bytes == r.length == len(data)
     assert r.panic == "page fault" and r.architecture and r.compression == "none"
     assert r.files == [f"info.{ip}.0", f"vmcore.{ip}.0"]
-    assert r.started <= (r.ended or 0) and r.encrypted is None
+    assert r.started <= (r.ended or 0) and r.encrypted is False
     assert len(handler_calls(out)) == 1
 
 

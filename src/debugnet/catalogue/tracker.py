@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from debugnet.catalogue.base import Catalogue
-from debugnet.catalogue.files import signature_of
+from debugnet.catalogue.files import bytes_on_disk, signature_of
 from debugnet.catalogue.record import DumpRecord
 from debugnet.catalogue.writer import CatalogueWriter
 from debugnet.triage.info import INTERRUPTED_LINE, DumpState, InfoFile, Reason
@@ -110,7 +110,7 @@ class DumpHandle:
             if total is None and core is not None:
                 try:
                     st = os.stat(core)
-                    changes.update(bytes=st.st_size, last_data=st.st_mtime)
+                    changes.update(bytes=bytes_on_disk(st), last_data=st.st_mtime)
                 except OSError as exc:
                     log.debug("%s: %s", core, exc)
             cat.update(dump_id, **changes)

@@ -124,7 +124,7 @@ def _groups(args: argparse.Namespace, catalogue: Catalogue) -> int:
     if args.json:
         print(fmt.dump_json([fmt.group_json(g) for g in groups]))
     else:
-        print(fmt.groups_table(groups))
+        print(fmt.groups_table(groups, time.time()))
     return 0
 
 

@@ -140,6 +140,7 @@ class CataloguedStore:
             path="" if path == "." else path,
             layout=self.layout,
             ip=request.client_ip,
+            encrypted=False,
             collector=self.collector,
         )
         handle = DumpHandle(self.writer, self.root, record, self.progress_interval)
