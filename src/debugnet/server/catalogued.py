@@ -117,6 +117,7 @@ class CataloguedStore:
         collector: str = "",
         layout: str = Layout.NETDUMPD,
         progress_interval: float = 5.0,
+        handler: bool = False,
     ) -> None:
         self.inner = inner
         self.writer = writer
@@ -124,6 +125,8 @@ class CataloguedStore:
         self.collector = collector
         self.layout = layout
         self.progress_interval = progress_interval
+        self.handler = handler
+        """Whether a handler runs after each dump (else no exit status is waited for)."""
         self._by_info: dict[Path, DumpHandle] = {}
         self._lock = threading.Lock()
 
@@ -145,8 +148,9 @@ class CataloguedStore:
         )
         handle = DumpHandle(self.writer, self.root, record, self.progress_interval)
         handle.files([sink.info_path, sink.core_path])
-        with self._lock:
-            self._by_info[sink.info_path] = handle
+        if self.handler:
+            with self._lock:
+                self._by_info[sink.info_path] = handle
         return CataloguedSink(sink, handle)
 
     def free_bytes(self, request: DumpRequest | None = None) -> int:

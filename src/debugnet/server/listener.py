@@ -80,6 +80,7 @@ def catalogued_store(config: ServerConfig, inner: DumpStore) -> CataloguedStore:
         collector=config.collector_id,
         layout=config.layout,
         progress_interval=config.progress_interval,
+        handler=config.handler is not None,
     )
 
 
