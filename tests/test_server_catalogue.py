@@ -13,13 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from debugnet.catalogue import DumpRecord, DumpState, open_catalogue
+from debugnet.catalogue import DumpState
 from debugnet.netdump.send import send_dump
 from debugnet.triage.info import parse_info
 from tests.dumpclient import DATA, KDH, ClientTimeout, DumpClient
 from tests.dumpdirs import trap_minidump
 from tests.netutil import free_loopback
-from tests.serverutil import Running, handler_calls, kdh, start_server, wait_for
+from tests.serverutil import (
+    Running,
+    handler_calls,
+    kdh,
+    record_when,
+    signed,
+    start_server,
+    wait_for,
+)
 
 PORT = 20123
 """A herald port of our own: another server on the box may hold 0.0.0.0:20023."""
@@ -47,28 +55,6 @@ def status_handler(tmp_path: Path, status: int) -> tuple[Path, Path]:
     script.write_text(f'#!/bin/sh\necho "$@" > {out}/call.$$\nexit {status}\n')
     script.chmod(0o755)
     return script, out
-
-
-def record_when(dumpdir: Path, dump_id: str, done: Callable[[DumpRecord], bool]) -> DumpRecord:
-    found: list[DumpRecord] = []
-
-    def ready() -> bool:
-        cat = open_catalogue(dumpdir)
-        try:
-            r = cat.get(dump_id)
-        finally:
-            cat.close()
-        if r is not None and done(r):
-            found.append(r)
-            return True
-        return False
-
-    wait_for(ready)
-    return found[0]
-
-
-def signed(r: DumpRecord) -> bool:
-    return r.signature is not None and r.state is not DumpState.RECEIVING
 
 
 def test_complete_dump_is_catalogued(serve: Callable[..., Running], tmp_path: Path) -> None:
@@ -146,6 +132,7 @@ def test_layout_savecore(serve: Callable[..., Running], tmp_path: Path) -> None:
     srv = serve(layout="savecore")
     ip = free_loopback((20024,))
     send_dump(srv.ip, trap_minidump(), client=ip, server_port=PORT)
+    wait_for(lambda: srv.server.active_sessions() == 0)  # the first session's linger is over
     send_dump(srv.ip, trap_minidump(), client=ip, server_port=PORT, key=b"\x01" * 512)
     d = srv.dumpdir / ip
     names = sorted(p.name for p in d.iterdir())
