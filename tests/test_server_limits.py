@@ -127,7 +127,7 @@ def test_below_the_floor_a_herald_is_refused(small_fs: Path, run_server) -> None
     with DumpClient(ip, srv.ip, retries=3) as c, pytest.raises(ClientTimeout):
         c.herald()
     assert srv.server.counters[Refusal.DISK_FLOOR] >= 1
-    assert [p.name for p in small_fs.iterdir()] == ["filler"]
+    assert not [p for p in small_fs.iterdir() if p.name.startswith(("vmcore", "info", "bounds"))]
     (small_fs / "filler").unlink()
     with DumpClient(ip, srv.ip) as c:  # above the floor again
         c.herald()

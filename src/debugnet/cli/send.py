@@ -12,13 +12,15 @@ import math
 import socket
 import sys
 from ipaddress import IPv4Address
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from debugnet.cli.progressbar import Progress
-from debugnet.errors import ConnectionReset, InvalidArgument, TimedOut
+from debugnet.errors import ConnectionReset, InvalidArgument, NoEntry, TimedOut
 
 if TYPE_CHECKING:
     from debugnet.inet.infer import RawTarget
+    from debugnet.netdump.encrypt import DumpEncryption
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +44,17 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-p", "--path", help="directory on the server, relative to its dump dir")
     parser.add_argument("--panic", default="debugnet send", help="panic string for the header")
     parser.add_argument("--compress", choices=["gzip", "zstd"], help="compress the dump")
+    parser.add_argument(
+        "--encrypt",
+        type=Path,
+        metavar="PUBKEY.pem",
+        help="encrypt as the kernel does after 'dumpon -k' (RSA public key, PEM)",
+    )
+    parser.add_argument(
+        "--cipher",
+        choices=["chacha20", "aes-256-cbc"],
+        help="cipher for --encrypt (default chacha20; aes-256-cbc refuses --compress)",
+    )
     parser.add_argument("--mode", choices=["window", "seed"], default="window")
     parser.add_argument("--window", type=int, default=256, help="packets in flight at most")
     parser.add_argument("--port", type=int, default=20023, help="server's herald port")
@@ -106,6 +119,25 @@ def check_common(args: argparse.Namespace) -> None:
         raise InvalidArgument(f"--timeout {args.timeout}: must be a positive number of seconds")
 
 
+def encryption_for(args: argparse.Namespace) -> DumpEncryption | None:
+    """The key and cipher for --encrypt; cryptography is imported only then."""
+    public, cipher = getattr(args, "encrypt", None), getattr(args, "cipher", None)
+    if public is None:
+        if cipher is not None:
+            raise InvalidArgument("--cipher needs --encrypt PUBKEY.pem")
+        return None
+    from debugnet.netdump.encrypt import CIPHERS, make_encryption
+
+    try:
+        pem = public.read_bytes()
+    except OSError as exc:
+        raise NoEntry(f"{public}: {exc.strerror}") from None
+    try:
+        return make_encryption(pem, CIPHERS[cipher or "chacha20"], compressed=bool(args.compress))
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"--encrypt {public}: {exc}") from None
+
+
 def deliver(args: argparse.Namespace, raw: RawTarget | None) -> int:
     """Send the dump over the UDP socket, or over the raw path to ``raw``."""
     from debugnet.netdump.send import send_dump
@@ -118,6 +150,7 @@ def deliver(args: argparse.Namespace, raw: RawTarget | None) -> int:
         # Keep the kernel's rounds and shorten each: (nretries + 2) rounds in all.
         per_round = args.timeout / (config.nretries + 2) / config.poll_interval
         config = TransportConfig(mode=mode, npolls=max(int(per_round) - 1, 1))
+    encryption = encryption_for(args)
     server = str(raw.server) if raw is not None else args.server
     client = "" if raw is not None else (args.client or route_source(args.server))
     bar = Progress(sys.stderr, compressing=bool(args.compress)) if sys.stderr.isatty() else None
@@ -130,6 +163,7 @@ def deliver(args: argparse.Namespace, raw: RawTarget | None) -> int:
                 path=args.path,
                 panic=args.panic,
                 compress=args.compress,
+                encryption=encryption,
                 config=config,
                 server_port=args.port,
                 progress=bar,
@@ -143,6 +177,8 @@ def deliver(args: argparse.Namespace, raw: RawTarget | None) -> int:
             if bar is not None:
                 bar.end()
     comp = f", {args.compress} {result.bytes_read} -> {result.bytes_sent}" if args.compress else ""
+    if encryption is not None:
+        comp += f", encrypted ({args.cipher or 'chacha20'})"
     via = ""
     if raw is not None:
         hop = f" via {raw.gateway}" if raw.gateway is not None else ""

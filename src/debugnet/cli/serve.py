@@ -98,6 +98,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="sessions at once from one /24, displacing as --max-sessions (default: 32)",
     )
     parser.add_argument(
+        "--layout",
+        choices=["netdumpd", "savecore"],
+        default="netdumpd",
+        help="file names: netdumpd's vmcore.<host>.N, or savecore's <host>/vmcore.N",
+    )
+    parser.add_argument(
+        "--no-catalogue",
+        action="store_true",
+        help="do not record dumps in <dir>/catalogue.sqlite",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
     parser.add_argument("--syslog", action="store_true", help="log to syslog instead of stderr")
@@ -158,6 +169,8 @@ def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
         allow=tuple(args.allow),
         max_sessions=args.max_sessions,
         max_sessions_per_net=args.max_sessions_per_net,
+        layout=getattr(args, "layout", "netdumpd"),
+        catalogue=not getattr(args, "no_catalogue", False),
     )
 
 

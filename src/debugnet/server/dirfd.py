@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from pathlib import Path, PurePosixPath
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -112,6 +113,16 @@ class DirHandle:
         except FileNotFoundError:
             return False
         return True
+
+    def is_symlink(self, name: str) -> bool:
+        return stat.S_ISLNK(os.stat(name, dir_fd=self.fd, follow_symlinks=False).st_mode)
+
+    def mkdir(self, name: str, mode: int = 0o700) -> None:
+        """``mkdirat``; an existing entry is left alone (``walk`` refuses a non-directory)."""
+        try:
+            os.mkdir(name, mode, dir_fd=self.fd)
+        except FileExistsError:
+            pass
 
     def read_text(self, name: str) -> str:
         fd = self.open_file(name, os.O_RDONLY)

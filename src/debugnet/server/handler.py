@@ -8,6 +8,7 @@ import queue
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from debugnet.errors import InvalidArgument
@@ -36,13 +37,20 @@ class HandlerRunner:
     """
 
     def __init__(
-        self, handler: Path | None, dumpdir: Path, jobs: int = 4, queue_size: int = 1024
+        self,
+        handler: Path | None,
+        dumpdir: Path,
+        jobs: int = 4,
+        queue_size: int = 1024,
+        on_exit: Callable[[Path, int], None] | None = None,
     ) -> None:
         self.handler = handler
         self.dumpdir = dumpdir
         self.jobs = jobs
         self.dropped = 0
-        self._queue: queue.Queue[list[str]] = queue.Queue(maxsize=queue_size)
+        self.on_exit = on_exit
+        """Told (info file, exit status) when a handler exits: the catalogue records it."""
+        self._queue: queue.Queue[tuple[list[str], Path]] = queue.Queue(maxsize=queue_size)
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._full_log = RateLimitedLog()
@@ -60,7 +68,7 @@ class HandlerRunner:
         ]
         self._start_workers()
         try:
-            self._queue.put_nowait(argv)
+            self._queue.put_nowait((argv, info))
         except queue.Full:
             with self._lock:
                 self.dropped += 1
@@ -85,9 +93,9 @@ class HandlerRunner:
 
     def _serve(self) -> None:
         while True:
-            argv = self._queue.get()
+            argv, info = self._queue.get()
             try:
-                self._run(argv)
+                self._run(argv, info)
             finally:
                 self._queue.task_done()
 
@@ -96,7 +104,7 @@ class HandlerRunner:
         directory = os.path.relpath(path.parent, self.dumpdir)
         return f"{directory}/{path.name}"
 
-    def _run(self, argv: list[str]) -> None:
+    def _run(self, argv: list[str], info: Path) -> None:
         try:
             proc = subprocess.run(
                 argv, cwd=self.dumpdir, env={}, stdin=subprocess.DEVNULL, check=False
@@ -106,6 +114,8 @@ class HandlerRunner:
             return
         level = logging.INFO if proc.returncode == 0 else logging.WARNING
         log.log(level, "handler %s %s exited with status %d", argv[0], argv[1], proc.returncode)
+        if self.on_exit is not None:
+            self.on_exit(info, proc.returncode)
 
     def waiting(self) -> int:
         """Runs queued and not yet started."""

@@ -19,8 +19,11 @@ from collections import Counter
 from enum import StrEnum
 from types import FrameType
 
+from debugnet.catalogue import Catalogue, CatalogueWriter, DumpRecord, open_catalogue
+from debugnet.catalogue.tracker import recover_interrupted
 from debugnet.errors import WireError
 from debugnet.server.admission import OPERATOR_ACTION, Admission, RateLimitedLog, Refusal
+from debugnet.server.catalogued import CataloguedStore
 from debugnet.server.config import ServerConfig
 from debugnet.server.context import SessionContext
 from debugnet.server.endings import Ending, Outcome
@@ -28,6 +31,7 @@ from debugnet.server.handler import HandlerRunner
 from debugnet.server.resolver import Resolver
 from debugnet.server.retention import RetentionRunner
 from debugnet.server.storage import DirectoryStore
+from debugnet.server.store import DumpStore
 from debugnet.server.sweep import mark_interrupted
 from debugnet.server.worker import SessionWorker
 from debugnet.server.writebehind import WriteBehind
@@ -85,6 +89,19 @@ _DUMPS = {
 }
 
 
+def catalogued_store(config: ServerConfig, inner: DumpStore) -> CataloguedStore:
+    writer = CatalogueWriter(open_catalogue(config.dumpdir))
+    return CataloguedStore(
+        inner,
+        writer,
+        config.dumpdir,
+        collector=config.collector_id,
+        layout=config.layout,
+        progress_interval=config.progress_interval,
+        handler=config.handler is not None,
+    )
+
+
 class Server:
     """Listens for heralds and runs one SessionWorker per client."""
 
@@ -94,14 +111,21 @@ class Server:
         self.handlers = HandlerRunner(
             config.handler, config.dumpdir, config.handler_jobs, config.handler_queue
         )
-        self.store = DirectoryStore(
+        directory = DirectoryStore(
             config.dumpdir,
             config.default_path,
             config.max_dumps,
             config.write_buffer,
+            config.layout,
             min_free=config.min_free,
             write_behind=WriteBehind() if config.write_behind else None,
         )
+        self.catalogue: CataloguedStore | None = None
+        self.store: DumpStore = directory
+        if config.catalogue:
+            self.catalogue = catalogued_store(config, directory)
+            self.handlers.on_exit = self.catalogue.handler_exited
+            self.store = self.catalogue
         self.context = SessionContext(config, self.resolver, self.handlers, self.store)
         self.counters: Counter[str] = Counter()
         """Keyed by ``ListenerCounter`` and ``Refusal`` values."""
@@ -131,8 +155,29 @@ class Server:
                 log.debug("SO_TIMESTAMP: %s", exc)
         sock.bind((cfg.bind, cfg.port))
         self.sock = sock
-        mark_interrupted(cfg.dumpdir, self.handlers.run)  # the port is ours: no one receives
+        if self.catalogue is not None:
+            self.recover_interrupted()
+        else:  # the port is ours: no one receives; the catalogue's recovery does this with it
+            mark_interrupted(cfg.dumpdir, self.handlers.run)
         self.retention.start()
+
+    def recover_interrupted(self) -> None:
+        """Dumps this collector was receiving when it last died: marked, handler run (error)."""
+        assert self.catalogue is not None
+        found: list[DumpRecord] = []
+        cfg = self.config
+
+        def recover(cat: Catalogue) -> None:
+            found.extend(recover_interrupted(cat, cfg.dumpdir, cfg.collector_id, time.time()))
+
+        self.catalogue.writer.submit(recover)
+        self.catalogue.writer.flush()
+        for record in found:
+            names = [cfg.dumpdir / f for f in record.files]
+            info = next((p for p in names if p.name.startswith("info.")), None)
+            core = next((p for p in names if p.name.startswith("vmcore")), None)
+            if info is not None and core is not None:
+                self.handlers.run("error", record.ip or "", record.host, info, core)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -167,6 +212,8 @@ class Server:
             worker.thread.join(timeout)
         self.handlers.wait(timeout)
         self.retention.stop()
+        if self.catalogue is not None:
+            self.catalogue.writer.close(timeout)
         self.resolver.close()
         if self.sock is not None:
             self.sock.close()

@@ -21,7 +21,17 @@ from pathlib import Path
 
 from debugnet.server.dirfd import DirHandle
 from debugnet.server.limits import Floor, parse_minfree_file
-from debugnet.server.naming import index_names, open_default_dir, open_output_dir, vmcore_name
+from debugnet.server.naming import (
+    NETDUMPD,
+    SAVECORE,
+    bounds_name,
+    index_names,
+    last_name,
+    open_default_dir,
+    open_output_dir,
+    tag,
+    vmcore_name,
+)
 from debugnet.server.store import BelowFloor, Chunk, DumpLimitReached, DumpRequest, StorageError
 from debugnet.server.writebehind import CHUNK, WriteBehind
 
@@ -40,39 +50,39 @@ _ALLOC_LOCK = threading.Lock()
 _HAVE_PWRITEV = hasattr(os, "pwritev")
 
 
-def _read_bounds(directory: DirHandle, host: str) -> int | None:
+def _read_bounds(directory: DirHandle, name: str) -> int | None:
     try:
-        return int(directory.read_text(f"bounds.{host}").strip())
+        return int(directory.read_text(name).strip())
     except (OSError, ValueError):
         return None
 
 
-def _write_bounds(directory: DirHandle, host: str, value: int) -> None:
+def _write_bounds(directory: DirHandle, name: str, value: int) -> None:
     try:
-        directory.write_text(f"bounds.{host}", f"{value}\n")
+        directory.write_text(name, f"{value}\n")
     except OSError as exc:
-        log.warning("cannot update bounds.%s in %s: %s", host, directory.path, exc)
+        log.warning("cannot update %s in %s: %s", name, directory.path, exc)
 
 
-def _index_free(directory: DirHandle, host: str, index: int) -> bool:
-    return not any(directory.lexists(n) for n in index_names(host, index))
+def _index_free(directory: DirHandle, host: str, index: int, layout: str) -> bool:
+    return not any(directory.lexists(n) for n in index_names(host, index, layout))
 
 
-def free_index(directory: DirHandle, host: str, limit: int) -> int:
+def free_index(directory: DirHandle, host: str, limit: int, layout: str = NETDUMPD) -> int:
     """The hinted index if it is free and in range, else the lowest free one; takes nothing."""
-    hint = _read_bounds(directory, host)
+    hint = _read_bounds(directory, bounds_name(host, layout))
     candidates = [hint] if hint is not None and 0 <= hint < limit else []
     candidates += range(limit)
     for index in candidates:
-        if _index_free(directory, host, index):
+        if _index_free(directory, host, index, layout):
             return index
     raise DumpLimitReached(f"all {limit} dump indexes for {host} in {directory.path} are taken")
 
 
-def allocate_index(directory: DirHandle, host: str, limit: int) -> int:
-    """``free_index``, and the hint for the next one written to ``bounds.<host>``."""
-    index = free_index(directory, host, limit)
-    _write_bounds(directory, host, index + 1)
+def allocate_index(directory: DirHandle, host: str, limit: int, layout: str = NETDUMPD) -> int:
+    """``free_index``, and the hint for the next one written to the bounds file."""
+    index = free_index(directory, host, limit, layout)
+    _write_bounds(directory, bounds_name(host, layout), index + 1)
     return index
 
 
@@ -83,14 +93,15 @@ class DumpPaths:
     directory: Path
     host: str
     index: int
+    layout: str = NETDUMPD
 
     @property
     def info_name(self) -> str:
-        return f"info.{self.host}.{self.index}"
+        return f"info.{tag(self.host, self.index, self.layout)}"
 
     @property
     def key_name(self) -> str:
-        return f"key.{self.host}.{self.index}"
+        return f"key.{tag(self.host, self.index, self.layout)}"
 
     @property
     def info(self) -> Path:
@@ -101,8 +112,14 @@ class DumpPaths:
         return self.directory / self.key_name
 
     def vmcore(self, *, encrypted: bool = False, compression: str = "none") -> Path:
-        name = vmcore_name(self.host, self.index, encrypted=encrypted, compression=compression)
+        name = vmcore_name(
+            self.host, self.index, encrypted=encrypted, compression=compression, layout=self.layout
+        )
         return self.directory / name
+
+    def last(self, path: Path) -> Path:
+        """The ``.last`` link that points at ``path`` once the dump is complete."""
+        return self.directory / last_name(path.name, self.host, self.index, self.layout)
 
 
 def _write_all(fd: int, pieces: Sequence[Chunk], offset: int) -> None:
@@ -186,11 +203,12 @@ class DumpFiles:
         limit: int,
         buffer_size: int,
         write_behind: WriteBehind | None = None,
+        layout: str = NETDUMPD,
     ) -> DumpFiles:
         """The next free index for ``host`` in ``directory`` (a handle the dump takes over)."""
         with _ALLOC_LOCK:
-            index = allocate_index(directory, host, limit)
-            paths = DumpPaths(directory.path, host, index)
+            index = allocate_index(directory, host, limit, layout)
+            paths = DumpPaths(directory.path, host, index, layout)
             return cls(paths, buffer_size, directory, write_behind)
 
     @property
@@ -310,19 +328,39 @@ class DumpFiles:
             log.warning("cannot sync %s: %s", self.paths.directory, exc)
 
     def link_last(self) -> None:
-        """Point ``vmcore.<host>.last`` and ``info.<host>.last`` at this dump."""
-        host = self.paths.host
-        for link, target in (
-            (f"vmcore.{host}.last", self.vmcore_path.name),
-            (f"info.{host}.last", self.paths.info_name),
-        ):
-            tmp = f".{link}.{self.paths.index}.tmp"  # unique per dump: no race
+        """Point the ``.last`` links at this dump: netdumpd's two, or all of savecore's.
+
+        savecore(8) removes every ``.last`` link before it saves, so a link to an
+        older dump's key or compressed core never outlives the dump it belonged to.
+        """
+        paths = self.paths
+        targets = [self.vmcore_path.name, paths.info_name]
+        if paths.layout == SAVECORE:
+            if self._key_fd is not None:
+                targets.append(paths.key_name)
+            self._unlink_stale_last()
+        for target in targets:
+            link = paths.last(paths.directory / target).name
+            tmp = f".{link}.{paths.index}.tmp"  # unique per dump: no race
             try:
                 self.dir.unlink(tmp, missing_ok=True)
                 self.dir.symlink(target, tmp)
                 self.dir.replace(tmp, link)
             except OSError as exc:
-                log.warning("cannot link %s -> %s: %s", self.paths.directory / link, target, exc)
+                log.warning("cannot link %s -> %s: %s", paths.directory / link, target, exc)
+
+    def _unlink_stale_last(self) -> None:
+        try:
+            names = os.listdir(self.dir.fd)
+        except OSError:
+            return
+        for name in names:
+            if ".last" in name and name.startswith(("vmcore", "info.", "key.")):
+                try:
+                    if self.dir.is_symlink(name):
+                        self.dir.unlink(name, missing_ok=True)
+                except OSError:
+                    pass
 
     def allocated(self) -> int:
         """Blocks the vmcore takes on disk, in bytes (sparse holes take none)."""
@@ -359,10 +397,12 @@ class DirectoryStore:
     default_path: str = "."
     max_dumps: int = 1024
     write_buffer: int = 256 * 1024
+    layout: str = NETDUMPD
+    """netdumpd's names, or savecore's in a directory per host (naming.LAYOUTS)."""
     min_free: Floor = field(default_factory=Floor)
+    """Free space kept (``--min-free``); savecore's ``minfree`` file counts too."""
     write_behind: WriteBehind | None = field(default_factory=WriteBehind, repr=False, compare=False)
     """Makes data durable while it arrives, so the fsync before FINISHED's ack is short."""
-    """Free space kept (``--min-free``); savecore's ``minfree`` file counts too."""
     # (client, herald path) pairs already warned about falling back to the default path
     _warned: set[tuple[str, str]] = field(default_factory=set, repr=False, compare=False)
     _warned_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -375,12 +415,14 @@ class DirectoryStore:
             default = not request.herald_path or directory.path == root.path / self.default_path
             while True:
                 try:
+                    where = self._host_dir(directory, request.host)
                     return DumpFiles.create(
-                        directory,
+                        where,
                         request.host,
                         self.max_dumps,
                         self.write_buffer,
                         self.write_behind,
+                        self.layout,
                     )
                 except DumpLimitReached as exc:
                     directory.close()
@@ -399,6 +441,33 @@ class DirectoryStore:
                 )
                 directory, default = open_default_dir(root, self.default_path), True
 
+    def _host_dir(self, directory: DirHandle, host: str) -> DirHandle:
+        """savecore's names carry no host: each host gets its own directory (ours to create).
+
+        Takes ``directory`` over (the host's directory replaces it).
+        """
+        if self.layout != SAVECORE:
+            return directory
+        try:
+            directory.mkdir(host, 0o700)
+            found = directory.walk(host)
+            if found is None:
+                raise NotADirectoryError(f"{directory.path / host} is not a directory")
+            return found
+        finally:
+            directory.close()
+
+    def _free_index(self, directory: DirHandle, host: str) -> None:
+        """Raises DumpLimitReached if no index is free for ``host`` below ``directory``."""
+        if self.layout == SAVECORE:
+            found = directory.walk(host)
+            if found is None:
+                return  # no directory yet: index 0 is free
+            with found:
+                free_index(found, host, self.max_dumps, self.layout)
+            return
+        free_index(directory, host, self.max_dumps, self.layout)
+
     def _output_dir(self, root: DirHandle, request: DumpRequest) -> DirHandle:
         with self._warned_lock:  # sessions create their dumps concurrently
             return open_output_dir(
@@ -415,13 +484,13 @@ class DirectoryStore:
         with DirHandle.open(self.root) as root:
             with self._output_dir(root, request) as directory:
                 try:
-                    free_index(directory, request.host, self.max_dumps)
+                    self._free_index(directory, request.host)
                     return
                 except DumpLimitReached:
                     if not request.herald_path:
                         raise
             with open_default_dir(root, self.default_path) as directory:
-                free_index(directory, request.host, self.max_dumps)
+                self._free_index(directory, request.host)
 
     def free_bytes(self, request: DumpRequest | None = None) -> int:
         st = os.statvfs(self.root)
