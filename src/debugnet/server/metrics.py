@@ -137,7 +137,9 @@ class ServerCollector:
             )
         if self.sources.deliveries is not None:
             alerts = counter(
-                "debugnet_alerts", "Alert posts, by result (sent, failed, dropped).", labels=["result"]
+                "debugnet_alerts",
+                "Alert posts, by result (sent, failed, dropped).",
+                labels=["result"],
             )
             for result, n in sorted(self.sources.deliveries().items(), key=lambda i: i[0].value):
                 alerts.add_metric([result.value], n)

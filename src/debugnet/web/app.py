@@ -163,7 +163,9 @@ class Dashboard:
     async def overview(self, request: Request) -> Response:
         now = time.time()
         days = day_labels(now, 30)
-        new_groups = [g for g in self.source.groups(None) if (g["first_seen"] or 0) >= now - 7 * DAY]
+        new_groups = [
+            g for g in self.source.groups(None) if (g["first_seen"] or 0) >= now - 7 * DAY
+        ]
         return self.render(
             request,
             "overview.html",
@@ -275,7 +277,9 @@ class Dashboard:
         if not match:
             return PlainTextResponse("404 Not Found\n", status_code=404)
         who: Who = request.state.who
-        log.info("download %s of %s by %s from %s", name, dump_id, who.user, client_address(request))
+        log.info(
+            "download %s of %s by %s from %s", name, dump_id, who.user, client_address(request)
+        )
         return FileResponse(match[0].path, filename=name)
 
     # -- login ---------------------------------------------------------------
@@ -368,4 +372,3 @@ class Dashboard:
 
 def create_app(config: WebConfig) -> Starlette:
     return Dashboard(config).app()
-

@@ -46,7 +46,9 @@ def client_address(request: Request) -> str:
 def unauthorized() -> Response:
     """401 with no detail: neither which part was wrong nor whether the user exists."""
     return PlainTextResponse(
-        "401 Unauthorized\n", status_code=401, headers={"WWW-Authenticate": 'Basic realm="debugnet"'}
+        "401 Unauthorized\n",
+        status_code=401,
+        headers={"WWW-Authenticate": 'Basic realm="debugnet"'},
     )
 
 
@@ -97,7 +99,9 @@ def guarded(auth: Auth, *, machine: bool) -> Callable[[Endpoint], Endpoint]:
             if who is None:
                 if machine:
                     return unauthorized()
-                target = quote(request.url.path + ("?" + request.url.query if request.url.query else ""))
+                target = quote(
+                    request.url.path + ("?" + request.url.query if request.url.query else "")
+                )
                 return RedirectResponse(f"/login?next={target}", status_code=303)
             cookie = None
             if who.session is None and not auth.enabled and not machine:

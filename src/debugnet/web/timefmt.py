@@ -10,7 +10,7 @@ _DURATION = re.compile(r"^(\d+)([smhdw])$")
 
 
 def parse_since(value: str | None, now: float) -> float | None:
-    """``30m``, ``24h``, ``7d``, ``2w`` (ago) or an ISO date/time (UTC unless it says) as Unix time."""
+    """``30m``, ``24h``, ``7d``, ``2w`` ago, or an ISO date/time (UTC by default), as Unix time."""
     if value is None:
         return None
     m = _DURATION.match(value.strip())
