@@ -1,0 +1,108 @@
+"""The catalogue's schema and queries, in SQL that SQLite and PostgreSQL both run.
+
+Portable on purpose: ``?`` placeholders (a backend with another paramstyle
+rewrites them), DOUBLE PRECISION for times, BIGINT for sizes, INTEGER 0/1 for
+booleans, text for lists (JSON), ``ON CONFLICT`` upserts, window functions.
+The one aggregate that differs (a list of distinct host names) is a dialect
+hook. The schema is versioned: ``MIGRATIONS[n]`` takes version n to n + 1 and
+never changes once released; a new column is a new migration.
+"""
+
+from __future__ import annotations
+
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    # (DumpRecord field, column, SQL type)
+    ("host", "host", "TEXT NOT NULL"),
+    ("index", "idx", "INTEGER NOT NULL"),
+    ("started", "started", "DOUBLE PRECISION NOT NULL"),
+    ("path", "path", "TEXT NOT NULL"),
+    ("layout", "layout", "TEXT NOT NULL"),
+    ("ip", "ip", "TEXT"),
+    ("files", "files", "TEXT NOT NULL"),
+    ("state", "state", "TEXT NOT NULL"),
+    ("reason", "reason", "TEXT"),
+    ("last_data", "last_data", "DOUBLE PRECISION"),
+    ("ended", "ended", "DOUBLE PRECISION"),
+    ("bytes", "bytes", "BIGINT NOT NULL"),
+    ("length", "length", "BIGINT"),
+    ("kdh_version", "kdh_version", "INTEGER"),
+    ("architecture", "architecture", "TEXT"),
+    ("architecture_version", "architecture_version", "INTEGER"),
+    ("version_string", "version_string", "TEXT"),
+    ("panic", "panic", "TEXT"),
+    ("dumptime", "dumptime", "BIGINT"),
+    ("hostname", "hostname", "TEXT"),
+    ("compression", "compression", "TEXT"),
+    ("encrypted", "encrypted", "INTEGER"),
+    ("parity_ok", "parity_ok", "INTEGER"),
+    ("handler", "handler", "TEXT"),
+    ("handler_status", "handler_status", "INTEGER"),
+    ("signature", "signature", "TEXT"),
+    ("signature_version", "signature_version", "INTEGER"),
+    ("collector", "collector", "TEXT NOT NULL"),
+)
+FIELD_TO_COLUMN = {f: c for f, c, _ in COLUMNS}
+COLUMN_LIST = ", ".join(c for _, c, _ in COLUMNS)
+
+_CREATE_DUMPS = (
+    "CREATE TABLE dumps (id TEXT PRIMARY KEY, " + ", ".join(f"{c} {t}" for _, c, t in COLUMNS) + ")"
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 0 -> 1: the first schema.
+    (
+        "CREATE TABLE catalogue_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        _CREATE_DUMPS,
+        "CREATE INDEX dumps_started ON dumps (started, id)",
+        "CREATE INDEX dumps_host ON dumps (host, started)",
+        "CREATE INDEX dumps_signature ON dumps (signature, started)",
+        "CREATE INDEX dumps_state ON dumps (state, collector)",
+        "CREATE TABLE signature_merges (signature TEXT PRIMARY KEY, canonical TEXT NOT NULL)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+GET_VERSION = "SELECT value FROM catalogue_meta WHERE name = 'schema_version'"
+SET_VERSION = (
+    "INSERT INTO catalogue_meta (name, value) VALUES ('schema_version', ?) "
+    "ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+)
+
+UPSERT = (
+    f"INSERT INTO dumps (id, {COLUMN_LIST}) VALUES (?, {', '.join('?' for _ in COLUMNS)}) "
+    "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for _, c, _ in COLUMNS)
+)
+SELECT = f"SELECT {COLUMN_LIST} FROM dumps"
+DELETE_ONE = "DELETE FROM dumps WHERE id = ?"
+DELETE_ALL = "DELETE FROM dumps"
+COUNT = "SELECT COUNT(*) FROM dumps"
+
+CANONICAL = "SELECT canonical FROM signature_merges WHERE signature = ?"
+MEMBERS = "SELECT signature FROM signature_merges WHERE canonical = ?"
+REPOINT = "UPDATE signature_merges SET canonical = ? WHERE canonical = ?"
+ADD_MERGE = (
+    "INSERT INTO signature_merges (signature, canonical) VALUES (?, ?) "
+    "ON CONFLICT (signature) DO UPDATE SET canonical = excluded.canonical"
+)
+
+
+def groups_query(host_list: str, since: bool) -> str:
+    """Groups over merged signatures; ``host_list`` is the dialect's distinct-host aggregate."""
+    where = "d.signature IS NOT NULL" + (" AND d.started >= ?" if since else "")
+    return f"""
+WITH g AS (
+  SELECT COALESCE(m.canonical, d.signature) AS sig, d.id, d.host, d.started
+  FROM dumps d LEFT JOIN signature_merges m ON m.signature = d.signature
+  WHERE {where}
+), ranked AS (
+  SELECT sig, id, ROW_NUMBER() OVER (PARTITION BY sig ORDER BY started DESC, id DESC) AS rn
+  FROM g
+), agg AS (
+  SELECT sig, COUNT(*) AS n, {host_list} AS hosts, MIN(started) AS first_seen,
+         MAX(started) AS last_seen
+  FROM g GROUP BY sig
+)
+SELECT agg.sig, agg.n, agg.hosts, agg.first_seen, agg.last_seen, ranked.id
+FROM agg JOIN ranked ON ranked.sig = agg.sig AND ranked.rn = 1
+ORDER BY agg.last_seen DESC, agg.sig
+"""

@@ -1,0 +1,216 @@
+"""The catalogue over any DB-API connection, given a small dialect.
+
+Everything but opening the connection and one aggregate is shared, so a
+PostgreSQL backend is a connection factory and a ``Dialect``; the queries and
+migrations in ``sql.py`` are the same.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from debugnet.catalogue import sql
+from debugnet.catalogue.base import Catalogue
+from debugnet.catalogue.record import DumpRecord, Group, ListQuery
+from debugnet.errors import DebugnetError, InvalidArgument
+from debugnet.triage.info import DumpState
+
+log = logging.getLogger(__name__)
+
+_FIELDS = [f for f, _, _ in sql.COLUMNS]
+_BOOLS = {"encrypted", "parity_ok"}
+
+
+class CatalogueError(DebugnetError):
+    """The catalogue cannot be opened or used (a newer schema, a broken database)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    placeholder: str
+    """What ``?`` becomes in this database's paramstyle."""
+    host_list: str
+    """An aggregate giving distinct host names joined by commas."""
+    error: type[Exception]
+    """The driver's base exception (its DB-API ``Error``)."""
+
+
+def _to_row(record: DumpRecord) -> tuple[Any, ...]:
+    values: list[Any] = [record.id]
+    for name in _FIELDS:
+        value = getattr(record, name)
+        if name == "files":
+            value = json.dumps(value)
+        elif name == "state":
+            value = value.value
+        elif name in _BOOLS and value is not None:
+            value = int(value)
+        values.append(value)
+    return tuple(values)
+
+
+def _from_row(row: Sequence[Any]) -> DumpRecord:
+    values = dict(zip(_FIELDS, row, strict=True))
+    values["files"] = json.loads(values["files"])
+    values["state"] = DumpState(values["state"])
+    for name in _BOOLS:
+        if values[name] is not None:
+            values[name] = bool(values[name])
+    return DumpRecord(**values)
+
+
+_UPDATABLE = {f.name for f in fields(DumpRecord)} - {"host", "index", "path"}
+
+
+class SqlCatalogue(Catalogue):
+    def __init__(self, connection: Any, dialect: Dialect) -> None:
+        self._db = connection
+        self._dialect = dialect
+        self._migrate()
+
+    # -- plumbing --------------------------------------------------------------
+
+    def _q(self, text: str) -> str:
+        return text if self._dialect.placeholder == "?" else text.replace("?", "%s")
+
+    def _exec(self, text: str, params: Sequence[Any] = ()) -> Any:
+        cur = self._db.cursor()
+        cur.execute(self._q(text), params)
+        return cur
+
+    def _version(self) -> int:
+        try:
+            row = self._exec(sql.GET_VERSION).fetchone()
+        except self._dialect.error:  # no meta table yet: a new database
+            self._db.rollback()
+            return 0
+        return int(row[0]) if row else 0
+
+    def _migrate(self) -> None:
+        version = self._version()
+        if version > sql.SCHEMA_VERSION:
+            raise CatalogueError(
+                f"catalogue schema {version} is newer than this debugnet's {sql.SCHEMA_VERSION}"
+            )
+        for target in range(version, sql.SCHEMA_VERSION):
+            for statement in sql.MIGRATIONS[target]:
+                self._exec(statement)
+            self._exec(sql.SET_VERSION, (str(target + 1),))
+            self._db.commit()
+            log.info("catalogue schema migrated to version %d", target + 1)
+
+    def commit(self) -> None:
+        self._db.commit()
+
+    # -- the interface ---------------------------------------------------------
+
+    def put(self, record: DumpRecord) -> None:
+        self._exec(sql.UPSERT, _to_row(record))
+        self._db.commit()
+
+    def update(self, dump_id: str, **changes: object) -> None:
+        bad = set(changes) - _UPDATABLE
+        if bad:
+            raise InvalidArgument(f"cannot update {sorted(bad)} of a dump record")
+        record = self.get(dump_id)
+        if record is None:
+            log.warning("catalogue: no record %s to update", dump_id)
+            return
+        for name, value in changes.items():
+            setattr(record, name, value)
+        self.put(record)
+
+    def get(self, dump_id: str) -> DumpRecord | None:
+        row = self._exec(f"{sql.SELECT} WHERE id = ?", (dump_id,)).fetchone()
+        return None if row is None else _from_row(row)
+
+    def signatures_of(self, signature: str) -> list[str]:
+        """Every signature that is one cause with ``signature`` (itself included)."""
+        row = self._exec(sql.CANONICAL, (signature,)).fetchone()
+        canonical = row[0] if row else signature
+        members = [r[0] for r in self._exec(sql.MEMBERS, (canonical,)).fetchall()]
+        return sorted({canonical, signature, *members})
+
+    def dumps(self, query: ListQuery) -> list[DumpRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        if query.host is not None:
+            where.append("host = ?")
+            params.append(query.host)
+        if query.since is not None:
+            where.append("started >= ?")
+            params.append(query.since)
+        if query.state is not None:
+            where.append("state = ?")
+            params.append(query.state.value)
+        if query.signature is not None:
+            sigs = self.signatures_of(query.signature)
+            where.append(f"signature IN ({', '.join('?' for _ in sigs)})")
+            params += sigs
+        text = sql.SELECT + (" WHERE " + " AND ".join(where) if where else "")
+        text += " ORDER BY started DESC, id DESC"
+        if query.limit is not None:
+            text += " LIMIT ?"
+            params.append(query.limit)
+        return [_from_row(r) for r in self._exec(text, params).fetchall()]
+
+    def groups(self, since: float | None = None) -> list[Group]:
+        text = sql.groups_query(self._dialect.host_list, since is not None)
+        rows = self._exec(text, () if since is None else (since,)).fetchall()
+        merged: dict[str, list[str]] = {}
+        for sig, canonical in self._exec("SELECT signature, canonical FROM signature_merges"):
+            merged.setdefault(canonical, [canonical]).append(sig)
+        return [
+            Group(
+                signature=sig,
+                count=n,
+                hosts=sorted(set(hosts.split(","))) if hosts else [],
+                first_seen=first,
+                last_seen=last,
+                latest=latest,
+                titles=sorted(set(merged.get(sig, [sig]))),
+            )
+            for sig, n, hosts, first, last, latest in rows
+        ]
+
+    def remove(self, dump_ids: Iterable[str]) -> int:
+        removed = 0
+        for dump_id in dump_ids:
+            removed += self._exec(sql.DELETE_ONE, (dump_id,)).rowcount
+        self._db.commit()
+        return removed
+
+    def merge(self, a: str, b: str) -> str:
+        row = self._exec(sql.CANONICAL, (a,)).fetchone()
+        target = row[0] if row else a
+        row = self._exec(sql.CANONICAL, (b,)).fetchone()
+        old = row[0] if row else b
+        if old != target:
+            self._exec(sql.REPOINT, (target, old))
+            self._exec(sql.ADD_MERGE, (old, target))
+            self._exec(sql.ADD_MERGE, (b, target))
+        self._db.commit()
+        return str(target)
+
+    def receiving(self, collector: str) -> list[DumpRecord]:
+        text = f"{sql.SELECT} WHERE state = ? AND collector = ? ORDER BY started"
+        rows = self._exec(text, (DumpState.RECEIVING.value, collector)).fetchall()
+        return [_from_row(r) for r in rows]
+
+    def replace_all(self, records: Iterable[DumpRecord]) -> int:
+        self._exec(sql.DELETE_ALL)
+        cur = self._db.cursor()
+        rows = [_to_row(r) for r in records]
+        cur.executemany(self._q(sql.UPSERT), rows)
+        self._db.commit()
+        return len(rows)
+
+    def count(self) -> int:
+        return int(self._exec(sql.COUNT).fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()
