@@ -352,7 +352,7 @@ class Dashboard:
             route("/dumps/{id:path}", self.dump, page),
             route("/groups", self.groups, page),
             route("/groups/merge", self.merge, page, methods=["POST"]),
-            route("/groups/{signature}", self.group, page),
+            route("/groups/{signature:path}", self.group, page),
             route("/hosts", self.hosts, page),
             route("/download/{id:path}", self.download, api),
             route("/api/dumps", self.api_dumps, api),
