@@ -56,7 +56,7 @@ def test_signer_rejects_tampering() -> None:
     signer = Signer()
     token = signer.sign("ops\nsid\n99")
     assert signer.unsign(token) == "ops\nsid\n99"
-    payload, mac = token.rsplit(".", 1)
+    _payload, mac = token.rsplit(".", 1)
     forged = base64.urlsafe_b64encode(b"root\nsid\n99").decode().rstrip("=")
     assert signer.unsign(f"{forged}.{mac}") is None
     assert signer.unsign(token + "x") is None

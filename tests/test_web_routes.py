@@ -134,7 +134,7 @@ def test_groups_and_merge(client: TestClient, known: Known) -> None:
     r = client.post("/groups/merge", data={"csrf": token, "a": TCP_SIG, "b": ZIO_SIG})
     assert r.status_code == 200  # followed the redirect to /groups
     groups = client.get("/api/groups").json()
-    merged = [g for g in groups if g["signature"] == TCP_SIG][0]
+    merged = next(g for g in groups if g["signature"] == TCP_SIG)
     assert merged["count"] == 3 and sorted(merged["members"]) == sorted([TCP_SIG, ZIO_SIG])
     assert not [g for g in groups if g["signature"] == ZIO_SIG]
     assert "merged: 2" in client.get("/groups").text

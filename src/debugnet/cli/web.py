@@ -35,10 +35,10 @@ def run(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level, use_syslog=False)
     try:
+        from debugnet.web.app import WebConfig, create_app
         from debugnet.web.auth import Auth, require_auth_for
         from debugnet.web.catalogue_source import CatalogueSource
         from debugnet.web.run import WebServer
-        from debugnet.web.app import WebConfig, create_app
     except ImportError as exc:
         raise missing_extra(exc, "web") from exc
     if not 0 < args.port < 65536:

@@ -307,6 +307,9 @@ class Dashboard:
         form = await request.form()
         if not csrf_ok(self.auth, request, form.get("csrf")):
             return PlainTextResponse("403 Forbidden: bad or missing CSRF token\n", status_code=403)
+        who: Who = request.state.who
+        if who.session is not None:
+            self.auth.logout(who.session)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

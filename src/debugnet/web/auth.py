@@ -194,10 +194,20 @@ class Auth:
     users: Users | None
     signer: Signer = field(default_factory=Signer)
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    revoked: set[str] = field(default_factory=set)
+    """Session ids logged out before their cookie expired (a replayed cookie stays out)."""
 
     @property
     def enabled(self) -> bool:
         return self.users is not None
+
+    def logout(self, session: Session) -> None:
+        if len(self.revoked) > 100_000:  # bound memory; lifetimes are 12 h anyway
+            self.revoked.clear()
+        self.revoked.add(session.sid)
+
+    def valid(self, session: Session | None) -> Session | None:
+        return None if session is None or session.sid in self.revoked else session
 
     def login(self, client: str, user: str, password: str, now: float) -> bool:
         """Check credentials; False when wrong or when this client is rate limited."""

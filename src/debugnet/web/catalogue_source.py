@@ -193,7 +193,7 @@ class CatalogueSource:
         path = self._file(dump_id, "info.")
         if path is None:
             return ""
-        return path.read_bytes()[:1 << 20].decode(errors="replace")
+        return path.read_bytes()[: 1 << 20].decode(errors="replace")
 
     def msgbuf(self, dump_id: str) -> str | None:
         from debugnet.catalogue.files import message_buffer_of

@@ -55,7 +55,7 @@ def unauthorized() -> Response:
 def identify(auth: Auth, request: Request) -> Who | Response | None:
     """The requester, a 401 for bad Basic credentials, or None when unknown."""
     now = time.time()
-    session = read_session_cookie(auth.signer, request.cookies.get(SESSION_COOKIE), now)
+    session = auth.valid(read_session_cookie(auth.signer, request.cookies.get(SESSION_COOKIE), now))
     if session is not None:
         return Who(session.user, session)
     basic = parse_basic(request.headers.get("authorization"))

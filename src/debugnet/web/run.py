@@ -23,7 +23,8 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise error_for_errno(exc.errno or 0, f"cannot listen on tcp {host}:{port}: {exc.strerror}")
+        where = f"tcp {host}:{port}"
+        raise error_for_errno(exc.errno or 0, f"cannot listen on {where}: {exc.strerror}") from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
