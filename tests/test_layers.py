@@ -19,6 +19,7 @@ ORDER = [
     "netdump",
     "triage",
     "catalogue",
+    "web",
     "server",
     "cli",
 ]

@@ -48,6 +48,11 @@ def run(args: argparse.Namespace) -> int:
     if not dumpdir.is_dir():
         raise InvalidArgument(f"dump directory {dumpdir} does not exist")
     source = CatalogueSource.open(dumpdir)
+    if source.size() == 0:
+        from debugnet.catalogue import reindex
+
+        found = reindex(source.catalogue, dumpdir)
+        print(f"debugnet web: empty catalogue; {found} dumps indexed from the files", flush=True)
     server = WebServer(create_app(WebConfig(source, Auth(users))), args.bind, args.port)
     print(f"debugnet web: dashboard at {server.url}/ for {dumpdir}", flush=True)
     server.serve()

@@ -221,7 +221,11 @@ class Dashboard:
             files=self.source.files(dump_id),
             info=self.source.info_text(dump_id),
             msgbuf=self.source.msgbuf(dump_id),
-            handler=d.get("handler"),
+            handler=(
+                f"run with {d['handler']}, exit status {d['handler_status']}"
+                if d.get("handler")
+                else None
+            ),
         )
 
     async def groups(self, request: Request) -> Response:

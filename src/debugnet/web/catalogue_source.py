@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable, Hashable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from debugnet.catalogue import Catalogue, DumpRecord, open_catalogue
+from debugnet.catalogue import Catalogue, DumpRecord, open_catalogue, sql
+from debugnet.catalogue.sqlbase import _from_row as from_row
 from debugnet.catalogue.sqlite import catalogue_path
 from debugnet.web.source import DumpFile, DumpFilter, Record
 
 log = logging.getLogger(__name__)
 
 DAY = 86400
+T = TypeVar("T")
 
 
 def record_json(record: DumpRecord) -> Record:
@@ -64,6 +67,24 @@ class CatalogueSource:
         self._dir = dumpdir
         self.catalogue = catalogue
         self._db = reader
+        self._cache: dict[Hashable, tuple[int, Any]] = {}
+
+    def _cached(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, reused until the catalogue changes.
+
+        SQLite bumps ``PRAGMA data_version`` on this (read-only) connection
+        whenever another connection commits, so a whole-catalogue aggregate is
+        computed once per change, not once per page view.
+        """
+        version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == version:
+            return cast(T, hit[1])
+        value = compute()
+        if len(self._cache) > 64:
+            self._cache.clear()
+        self._cache[key] = (version, value)
+        return value
 
     @classmethod
     def open(cls, dumpdir: Path) -> CatalogueSource:
@@ -89,12 +110,12 @@ class CatalogueSource:
 
     def dumps(self, f: DumpFilter, limit: int, offset: int) -> list[Record]:
         where, params = _where(f, self._signatures(f))
-        ids = self._db.execute(
-            f"SELECT id FROM dumps{where} ORDER BY started DESC, id DESC LIMIT ? OFFSET ?",
+        # The catalogue's own SELECT and row reader: one query for the page, no per-row get.
+        rows = self._db.execute(
+            f"{sql.SELECT}{where} ORDER BY started DESC, id DESC LIMIT ? OFFSET ?",
             [*params, limit, offset],
         ).fetchall()
-        records = (self.catalogue.get(i) for (i,) in ids)
-        return [record_json(r) for r in records if r is not None]
+        return [record_json(from_row(r)) for r in rows]
 
     def count(self, f: DumpFilter) -> int:
         where, params = _where(f, self._signatures(f))
@@ -105,31 +126,44 @@ class CatalogueSource:
 
     def states_since(self, since: float) -> dict[str, int]:
         rows = self._db.execute(
-            "SELECT state, COUNT(*) FROM dumps WHERE started >= ? GROUP BY state", (since,)
+            "SELECT state, COUNT(*) FROM dumps INDEXED BY dumps_started "
+            "WHERE started >= ? GROUP BY state",
+            (since,),
         )
         return {state: n for state, n in rows}
 
     def per_day(self, since: float, key: str | None = None) -> dict[str, dict[str, int]]:
+        """Counts per UTC day from the start of ``since``'s day, by state, host or group."""
+        first_day = int(since // DAY)
+        return self._cached(("per_day", first_day, key), lambda: self._per_day(first_day, key))
+
+    def _per_day(self, first_day: int, key: str | None) -> dict[str, dict[str, int]]:
         import datetime as dt
 
-        column = {
-            None: "d.state",
-            "host": "d.host",
-            "signature": "COALESCE(m.canonical, d.signature)",
-        }[key]
+        # Host and signature counts come from their covering indexes; merged
+        # signatures are folded onto their group's name here, not joined per row.
+        column = {None: "state", "host": "host", "signature": "signature"}[key]
+        index = {None: "dumps_started", "host": "dumps_host", "signature": "dumps_signature"}[key]
         rows = self._db.execute(
-            f"SELECT CAST(d.started / {DAY} AS INTEGER) AS day, {column}, COUNT(*) "
-            "FROM dumps d LEFT JOIN signature_merges m ON m.signature = d.signature "
-            "WHERE d.started >= ? GROUP BY day, 2",
-            (since,),
+            f"SELECT CAST(started / {DAY} AS INTEGER) AS day, {column}, COUNT(*) "
+            f"FROM dumps INDEXED BY {index} WHERE started >= ? GROUP BY 1, 2",
+            (first_day * DAY,),
         )
+        canonical = dict(self._db.execute("SELECT signature, canonical FROM signature_merges"))
         out: dict[str, dict[str, int]] = {}
         for day, value, n in rows:
+            if value is None:
+                continue
             label = dt.datetime.fromtimestamp(day * DAY, dt.UTC).date().isoformat()
-            out.setdefault(label, {})[str(value)] = n
+            name = canonical.get(value, value) if key == "signature" else str(value)
+            counts = out.setdefault(label, {})
+            counts[name] = counts.get(name, 0) + n
         return out
 
     def hosts(self) -> list[Record]:
+        return [dict(h) for h in self._cached("hosts", self._hosts)]
+
+    def _hosts(self) -> list[Record]:
         rows = self._db.execute(
             "SELECT host, COUNT(*), MAX(started), "
             "(SELECT id FROM dumps d2 WHERE d2.host = d.host ORDER BY started DESC, id DESC "
@@ -143,6 +177,11 @@ class CatalogueSource:
     # -- groups ----------------------------------------------------------------
 
     def groups(self, since: float | None) -> list[Record]:
+        if since is None:  # the pages' case: whole-catalogue, so reused until a change
+            return [dict(g) for g in self._cached("groups", lambda: self._groups(None))]
+        return self._groups(since)
+
+    def _groups(self, since: float | None) -> list[Record]:
         out = []
         for g in self.catalogue.groups(since):
             latest = self.catalogue.get(g.latest)

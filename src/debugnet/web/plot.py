@@ -52,7 +52,8 @@ def stacked_days(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
                 f'fill="{colour}"><title>{escape(day)} {escape(state)}: {n}</title></rect>'
             )
-        if i % 7 == 0 or i == len(days) - 1:
+        last = len(days) - 1
+        if (i % 7 == 0 and last - i >= 3) or i == last:
             parts.append(
                 f'<text x="{x + bar_w / 2:.1f}" y="{height - 4}" text-anchor="middle" '
                 f'class="axis">{escape(day[5:])}</text>'
