@@ -2,9 +2,9 @@
 
 The catalogue is filled with records spread over 300 hosts, 40 signatures and
 90 days; each page is requested through the ASGI app (no network) and the
-first and the best of ``--repeat`` runs are printed (whole-catalogue aggregates
-are cached until the catalogue changes, so "first" is the cost after a change), beside the time of the catalogue's own
-``count()`` as a floor for "one query".
+first and the best of ``--repeat`` runs are printed (whole-catalogue
+aggregates are cached until the catalogue changes, so "first" is the cost
+after a change), beside the catalogue's own ``count()`` as a floor.
 
     python bench/web.py [--dumps 100000] [--repeat 5]
 """
