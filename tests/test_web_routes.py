@@ -135,7 +135,7 @@ def test_groups_and_merge(client: TestClient, known: Known) -> None:
     assert r.status_code == 200  # followed the redirect to /groups
     groups = client.get("/api/groups").json()
     merged = next(g for g in groups if g["signature"] == TCP_SIG)
-    assert merged["count"] == 3 and sorted(merged["members"]) == sorted([TCP_SIG, ZIO_SIG])
+    assert merged["count"] == 3 and sorted(merged["titles"]) == sorted([TCP_SIG, ZIO_SIG])
     assert not [g for g in groups if g["signature"] == ZIO_SIG]
     assert "merged: 2" in client.get("/groups").text
     page = client.get("/groups/" + quote(ZIO_SIG))  # a merged-away name finds its group
@@ -195,3 +195,21 @@ def test_api(client: TestClient, known: Known) -> None:
     for key in ("signature", "count", "hosts", "first_seen", "last_seen", "latest"):
         assert key in groups[0]
     assert client.get("/api/groups", params={"since": "nonsense"}).status_code == 400
+
+
+def test_api_is_the_cli_json(
+    client: TestClient, dumpdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """/api/dumps and /api/groups print what `debugnet dumps list|groups --json` prints."""
+    import json
+
+    from debugnet.cli import main
+
+    assert main(["dumps", "--dir", str(dumpdir), "list", "--json"]) == 0
+    cli_list = json.loads(capsys.readouterr().out)
+    assert client.get("/api/dumps").json()["dumps"] == cli_list
+    assert main(["dumps", "--dir", str(dumpdir), "groups", "--json"]) == 0
+    cli_groups = json.loads(capsys.readouterr().out)
+    assert client.get("/api/groups").json() == cli_groups
+    one = cli_list[0]
+    assert client.get(f"/api/dumps/{one['id']}").json() == one

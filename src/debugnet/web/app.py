@@ -27,6 +27,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from debugnet.catalogue.jsonform import iso
 from debugnet.web import plot
 from debugnet.web.auth import SESSION_COOKIE, Auth
 from debugnet.web.gate import (
@@ -163,9 +164,8 @@ class Dashboard:
     async def overview(self, request: Request) -> Response:
         now = time.time()
         days = day_labels(now, 30)
-        new_groups = [
-            g for g in self.source.groups(None) if (g["first_seen"] or 0) >= now - 7 * DAY
-        ]
+        week_ago = iso(now - 7 * DAY) or ""  # ISO UTC strings compare as the times do
+        new_groups = [g for g in self.source.groups(None) if (g["first_seen"] or "") >= week_ago]
         return self.render(
             request,
             "overview.html",
@@ -233,7 +233,7 @@ class Dashboard:
 
     async def group(self, request: Request) -> Response:
         sig = request.path_params["signature"]
-        matches = [g for g in self._groups(None) if sig in g.get("members", [g["signature"]])]
+        matches = [g for g in self._groups(None) if sig in g["titles"]]
         if not matches:
             return self.render(request, "missing.html", status=404, what=f"group {sig}")
         g = matches[0]

@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable, Hashable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from debugnet.catalogue import Catalogue, DumpRecord, open_catalogue, sql
+from debugnet.catalogue import Catalogue, open_catalogue, sql
+from debugnet.catalogue.jsonform import group_json, record_json
 from debugnet.catalogue.sqlbase import _from_row as from_row
 from debugnet.catalogue.sqlite import catalogue_path
 from debugnet.web.source import DumpFile, DumpFilter, Record
@@ -25,14 +25,6 @@ log = logging.getLogger(__name__)
 
 DAY = 86400
 T = TypeVar("T")
-
-
-def record_json(record: DumpRecord) -> Record:
-    """A dump as ``debugnet dumps ... --json`` prints it: ``id`` first, then every field."""
-    out: Record = {"id": record.id}
-    out.update(asdict(record))
-    out["state"] = record.state.value
-    return out
 
 
 def _where(f: DumpFilter, signatures: list[str] | None) -> tuple[str, list[Any]]:
@@ -182,22 +174,7 @@ class CatalogueSource:
         return self._groups(since)
 
     def _groups(self, since: float | None) -> list[Record]:
-        out = []
-        for g in self.catalogue.groups(since):
-            latest = self.catalogue.get(g.latest)
-            out.append(
-                {
-                    "signature": g.signature,
-                    "count": g.count,
-                    "hosts": g.hosts,
-                    "first_seen": g.first_seen,
-                    "last_seen": g.last_seen,
-                    "latest": g.latest,
-                    "members": g.titles,
-                    "panic": latest.panic if latest is not None else None,
-                }
-            )
-        return out
+        return [group_json(g) for g in self.catalogue.groups(since)]
 
     def merge(self, a: str, b: str) -> None:
         self.catalogue.merge(a, b)

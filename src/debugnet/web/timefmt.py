@@ -30,7 +30,7 @@ def format_when(value: float | str | None) -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, str):
-        return value.replace("T", " ").removesuffix("+00:00")
+        return value.replace("T", " ").removesuffix("Z").removesuffix("+00:00")
     return dt.datetime.fromtimestamp(value, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
