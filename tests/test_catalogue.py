@@ -214,3 +214,11 @@ def test_reindex_keeps_what_only_the_catalogue_knew(tmp_path: Path) -> None:
     assert (r0.state, r0.collector, r0.started) == (DumpState.RECEIVING, "c1", 5.0)
     assert (r1.handler, r1.handler_status, r1.started) == ("success", 0, 6.0)
     assert cat.signatures_of("b") == ["a", "b"]
+
+
+def test_columns_follow_the_record_fields() -> None:
+    from dataclasses import fields
+
+    from debugnet.catalogue import sql
+
+    assert [f for f, _, _ in sql.COLUMNS] == [f.name for f in fields(DumpRecord)]

@@ -10,6 +10,7 @@ from the info file's Hostname).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -42,6 +43,8 @@ class Found:
     host: str | None
     index: int
     layout: str
+    names: frozenset[str] = frozenset()
+    """Every name in the info file's directory (one listing per directory, not a stat per name)."""
 
 
 def dump_names(host: str, index: int, layout: str) -> list[str]:
@@ -58,17 +61,21 @@ def find_dumps(dumpdir: Path) -> Iterator[Found]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         rel = os.path.relpath(root, dumpdir)
         rel = "" if rel == "." else rel
+        listing = frozenset(names)
         for name in names:
             if not name.startswith("info.") or name.endswith(".last"):
                 continue
             if m := _SAVECORE_INFO.match(name):
                 if rel:
                     parent, _, host = rel.rpartition("/")
-                    yield Found(Path(root, name), parent, host, int(m["index"]), Layout.SAVECORE)
+                    found = Found(Path(root, name), parent, host, int(m["index"]), Layout.SAVECORE)
                 else:
-                    yield Found(Path(root, name), "", None, int(m["index"]), Layout.SAVECORE)
+                    found = Found(Path(root, name), "", None, int(m["index"]), Layout.SAVECORE)
             elif m := _NETDUMPD_INFO.match(name):
-                yield Found(Path(root, name), rel, m["host"], int(m["index"]), Layout.NETDUMPD)
+                found = Found(Path(root, name), rel, m["host"], int(m["index"]), Layout.NETDUMPD)
+            else:
+                continue
+            yield dataclasses.replace(found, names=listing)
 
 
 def core_file(directory: Path, names: list[str]) -> Path | None:
@@ -119,10 +126,12 @@ def record_from_files(dumpdir: Path, found: Found) -> DumpRecord:
     directory = found.info.parent
     rel_dir = os.path.relpath(directory, dumpdir)
     prefix = "" if rel_dir == "." else f"{rel_dir}/"
-    present = [n for n in dump_names(host, found.index, found.layout) if (directory / n).exists()]
+    names = found.names or frozenset(os.listdir(directory))
+    present = [n for n in dump_names(host, found.index, found.layout) if n in names]
     core = core_file(directory, present)
-    stats = [(directory / n).stat() for n in present]
-    mtime = max(st.st_mtime for st in stats) if stats else 0.0
+    info_stat = os.stat(found.info)
+    core_stat = os.stat(core) if core is not None else None
+    mtime = max(info_stat.st_mtime, core_stat.st_mtime if core_stat else 0.0)
     compression = _compression_of(core, info) if core is not None else "none"
     sig = signature_of(core, info.panic, compression)
     return DumpRecord(
@@ -137,7 +146,7 @@ def record_from_files(dumpdir: Path, found: Found) -> DumpRecord:
         reason=info.outcome.reason,
         last_data=mtime,
         ended=mtime,
-        bytes=core.stat().st_size if core is not None else 0,
+        bytes=core_stat.st_size if core_stat is not None else 0,
         length=info.length,
         architecture=info.architecture,
         architecture_version=info.architecture_version,

@@ -3,40 +3,33 @@ dashboard's API returns, defined once so the two cannot drift apart."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from datetime import UTC, datetime
+import time
+from dataclasses import fields
+from operator import attrgetter
 from typing import Any
 
 from debugnet.catalogue.record import DumpRecord, Group
 
 
 def iso(t: float | None) -> str | None:
+    """UTC, ISO 8601 to the second (gmtime and strftime in C: 20,000 records in a blink)."""
     if t is None:
         return None
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+_FIRST = ("host", "ip", "index", "state", "reason", "bytes", "length", "started", "ended")
+_ORDER = (*_FIRST, "panic", "signature", "files")
+_NAMES = (*_ORDER, *(f.name for f in fields(DumpRecord) if f.name not in _ORDER))
+_VALUES = attrgetter(*_NAMES)
 
 
 def record_json(r: DumpRecord) -> dict[str, Any]:
     """The issue's fields first (id, host, ip, index, state, ...), then every other one."""
-    out: dict[str, Any] = {
-        "id": r.id,
-        "host": r.host,
-        "ip": r.ip,
-        "index": r.index,
-        "state": r.state.value,
-        "reason": r.reason,
-        "bytes": r.bytes,
-        "length": r.length,
-        "started": iso(r.started),
-        "ended": iso(r.ended),
-        "panic": r.panic,
-        "signature": r.signature,
-        "files": r.files,
-    }
-    for key, value in asdict(r).items():
-        if key not in out:
-            out[key] = iso(value) if key == "last_data" else value
+    out: dict[str, Any] = {"id": r.id}
+    out.update(zip(_NAMES, _VALUES(r), strict=True))
     out["state"] = r.state.value
+    out["started"], out["ended"], out["last_data"] = iso(r.started), iso(r.ended), iso(r.last_data)
     return out
 
 

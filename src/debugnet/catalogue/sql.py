@@ -2,9 +2,8 @@
 
 Portable on purpose: ``?`` placeholders (a backend with another paramstyle
 rewrites them), DOUBLE PRECISION for times, BIGINT for sizes, INTEGER 0/1 for
-booleans, text for lists (JSON), ``ON CONFLICT`` upserts, window functions.
-The one aggregate that differs (a list of distinct host names) is a dialect
-hook. The schema is versioned: ``MIGRATIONS[n]`` takes version n to n + 1 and
+booleans, text for lists (JSON), ``ON CONFLICT`` upserts.
+The schema is versioned: ``MIGRATIONS[n]`` takes version n to n + 1 and
 never changes once released; a new column is a new migration.
 """
 
@@ -55,7 +54,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         _CREATE_DUMPS,
         "CREATE INDEX dumps_started ON dumps (started, id)",
         "CREATE INDEX dumps_host ON dumps (host, started)",
-        "CREATE INDEX dumps_signature ON dumps (signature, started)",
+        "CREATE INDEX dumps_signature ON dumps (signature, started, host)",
         "CREATE INDEX dumps_state ON dumps (state, collector)",
         "CREATE TABLE signature_merges (signature TEXT PRIMARY KEY, canonical TEXT NOT NULL)",
     ),
@@ -86,23 +85,26 @@ ADD_MERGE = (
 )
 
 
-def groups_query(host_list: str, since: bool) -> str:
-    """Groups over merged signatures; ``host_list`` is the dialect's distinct-host aggregate."""
-    where = "d.signature IS NOT NULL" + (" AND d.started >= ?" if since else "")
-    return f"""
-WITH g AS (
-  SELECT COALESCE(m.canonical, d.signature) AS sig, d.id, d.host, d.started
-  FROM dumps d LEFT JOIN signature_merges m ON m.signature = d.signature
-  WHERE {where}
-), ranked AS (
-  SELECT sig, id, ROW_NUMBER() OVER (PARTITION BY sig ORDER BY started DESC, id DESC) AS rn
-  FROM g
-), agg AS (
-  SELECT sig, COUNT(*) AS n, {host_list} AS hosts, MIN(started) AS first_seen,
-         MAX(started) AS last_seen
-  FROM g GROUP BY sig
-)
-SELECT agg.sig, agg.n, agg.hosts, agg.first_seen, agg.last_seen, ranked.id
-FROM agg JOIN ranked ON ranked.sig = agg.sig AND ranked.rn = 1
-ORDER BY agg.last_seen DESC, agg.sig
-"""
+def _signed(since: bool) -> str:
+    return "signature IS NOT NULL" + (" AND started >= ?" if since else "")
+
+
+def group_stats(since: bool) -> str:
+    """Per signature: count, first and last start (covered by the signature index)."""
+    return (
+        "SELECT signature, COUNT(*), MIN(started), MAX(started) FROM dumps "
+        f"WHERE {_signed(since)} GROUP BY signature"
+    )
+
+
+def group_hosts(since: bool) -> str:
+    return f"SELECT DISTINCT signature, host FROM dumps WHERE {_signed(since)}"
+
+
+def newest_of(since: bool) -> str:
+    """The newest dump with one signature (one index probe)."""
+    extra = " AND started >= ?" if since else ""
+    return f"SELECT id FROM dumps WHERE signature = ?{extra} ORDER BY started DESC, id DESC LIMIT 1"
+
+
+MERGES = "SELECT signature, canonical FROM signature_merges"

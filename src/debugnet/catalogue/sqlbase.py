@@ -1,8 +1,8 @@
 """The catalogue over any DB-API connection, given a small dialect.
 
-Everything but opening the connection and one aggregate is shared, so a
-PostgreSQL backend is a connection factory and a ``Dialect``; the queries and
-migrations in ``sql.py`` are the same.
+Everything but opening the connection is shared, so a
+PostgreSQL backend is a connection factory and a ``Dialect`` (paramstyle and
+error type); the queries and migrations in ``sql.py`` are the same.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from debugnet.catalogue import sql
@@ -33,8 +33,6 @@ class CatalogueError(DebugnetError):
 class Dialect:
     placeholder: str
     """What ``?`` becomes in this database's paramstyle."""
-    host_list: str
-    """An aggregate giving distinct host names joined by commas."""
     error: type[Exception]
     """The driver's base exception (its DB-API ``Error``)."""
 
@@ -53,14 +51,35 @@ def _to_row(record: DumpRecord) -> tuple[Any, ...]:
     return tuple(values)
 
 
+_STATES = {state.value: state for state in DumpState}
+_decode_list = json.JSONDecoder().decode
+
+
 def _from_row(row: Sequence[Any]) -> DumpRecord:
-    values = dict(zip(_FIELDS, row, strict=True))
-    values["files"] = json.loads(values["files"])
-    values["state"] = DumpState(values["state"])
-    for name in _BOOLS:
-        if values[name] is not None:
-            values[name] = bool(values[name])
-    return DumpRecord(**values)
+    """A record from a row; sql.COLUMNS follow DumpRecord's field order (a test checks it)."""
+    r = DumpRecord(*row)
+    r.files = _decode_list(row[_FILES])
+    r.state = _STATES[row[_STATE]]
+    if r.encrypted is not None:
+        r.encrypted = bool(r.encrypted)
+    if r.parity_ok is not None:
+        r.parity_ok = bool(r.parity_ok)
+    return r
+
+
+_FILES, _STATE = _FIELDS.index("files"), _FIELDS.index("state")
+
+
+@dataclass(slots=True)
+class _Acc:
+    """One group being summed up from its signatures' rows."""
+
+    count: int = 0
+    first: float = float("inf")
+    last: float = float("-inf")
+    newest_signature: str = ""
+    hosts: set[str] = field(default_factory=set)
+    titles: set[str] = field(default_factory=set)
 
 
 _UPDATABLE = {f.name for f in fields(DumpRecord)} - {"host", "index", "path"}
@@ -159,23 +178,28 @@ class SqlCatalogue(Catalogue):
         return [_from_row(r) for r in self._exec(text, params).fetchall()]
 
     def groups(self, since: float | None = None) -> list[Group]:
-        text = sql.groups_query(self._dialect.host_list, since is not None)
-        rows = self._exec(text, () if since is None else (since,)).fetchall()
-        merged: dict[str, list[str]] = {}
-        for sig, canonical in self._exec("SELECT signature, canonical FROM signature_merges"):
-            merged.setdefault(canonical, [canonical]).append(sig)
-        return [
-            Group(
-                signature=sig,
-                count=n,
-                hosts=sorted(set(hosts.split(","))) if hosts else [],
-                first_seen=first,
-                last_seen=last,
-                latest=latest,
-                titles=sorted(set(merged.get(sig, [sig]))),
+        """Aggregates per signature in SQL, then merged signatures folded together."""
+        flag = since is not None
+        params: tuple[Any, ...] = (since,) if flag else ()
+        canonical = dict(self._exec(sql.MERGES).fetchall())
+        acc: dict[str, _Acc] = {}
+        for sig, n, first, last in self._exec(sql.group_stats(flag), params).fetchall():
+            a = acc.setdefault(canonical.get(sig, sig), _Acc())
+            a.titles.add(sig)
+            a.count += n
+            a.first = min(a.first, first)
+            if last > a.last:
+                a.last, a.newest_signature = last, sig
+        for sig, host in self._exec(sql.group_hosts(flag), params).fetchall():
+            acc[canonical.get(sig, sig)].hosts.add(host)
+        groups = []
+        for sig, a in acc.items():
+            row = self._exec(sql.newest_of(flag), (a.newest_signature, *params)).fetchone()
+            groups.append(
+                Group(sig, a.count, sorted(a.hosts), a.first, a.last, row[0], sorted(a.titles))
             )
-            for sig, n, hosts, first, last, latest in rows
-        ]
+        groups.sort(key=lambda g: (-g.last_seen, g.signature))
+        return groups
 
     def remove(self, dump_ids: Iterable[str]) -> int:
         removed = 0

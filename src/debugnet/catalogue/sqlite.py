@@ -13,7 +13,7 @@ from pathlib import Path
 from debugnet.catalogue.sqlbase import CatalogueError, Dialect, SqlCatalogue
 
 CATALOGUE_NAME = "catalogue.sqlite"
-SQLITE = Dialect(placeholder="?", host_list="group_concat(DISTINCT host)", error=sqlite3.Error)
+SQLITE = Dialect(placeholder="?", error=sqlite3.Error)
 
 
 def catalogue_path(dumpdir: Path) -> Path:

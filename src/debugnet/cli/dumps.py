@@ -63,7 +63,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(command="dumps")
 
 
-def _open(dumpdir: Path) -> Catalogue:
+def _open(dumpdir: Path, *, build: bool = True) -> Catalogue:
     from debugnet.catalogue import open_catalogue, reindex
     from debugnet.catalogue.sqlite import catalogue_path
 
@@ -71,7 +71,7 @@ def _open(dumpdir: Path) -> Catalogue:
         raise NoEntry(f"{dumpdir}: no such dump directory")
     fresh = not catalogue_path(dumpdir).exists()
     catalogue = open_catalogue(dumpdir)
-    if fresh:
+    if fresh and build:
         found = reindex(catalogue, dumpdir)
         print(f"catalogue created from the files: {found} dumps", file=sys.stderr)
     return catalogue
@@ -88,7 +88,7 @@ def _record(catalogue: Catalogue, dump_id: str) -> DumpRecord:
 
 
 def run(args: argparse.Namespace) -> int:
-    catalogue = _open(args.dir)
+    catalogue = _open(args.dir, build=args.action != "reindex")
     try:
         handler = _ACTIONS[args.action]
         return handler(args, catalogue)
@@ -111,7 +111,7 @@ def _list(args: argparse.Namespace, catalogue: Catalogue) -> int:
     )
     records = catalogue.dumps(query)
     if args.json:
-        print(fmt.dump_json([fmt.record_json(r) for r in records]))
+        print(fmt.dump_json([fmt.record_json(r) for r in records], compact=True))
     else:
         print(fmt.list_table(records))
     return 0

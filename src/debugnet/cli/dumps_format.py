@@ -18,7 +18,10 @@ def _local(t: float, fmt: str) -> str:
     return datetime.fromtimestamp(t).strftime(fmt)
 
 
-def dump_json(doc: object) -> str:
+def dump_json(doc: object, *, compact: bool = False) -> str:
+    """Indented for people; compact (the C encoder, one call) for long arrays."""
+    if compact:
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
     return json.dumps(doc, indent=1, ensure_ascii=False)
 
 

@@ -10,8 +10,9 @@ line, the length and time formats, the parity line and how the outcome is told
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from enum import Enum
 
 
@@ -88,14 +89,30 @@ def _int(text: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+_CTIME = re.compile(r"^\w{3} (\w{3}) +(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4})$")
+_ISO = re.compile(r"^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)$")
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
+
+
 def _dumptime(text: str) -> int | None:
-    """netdumpd's ctime(3) (local time) or savecore's ``%F %T %z``."""
+    """netdumpd's ctime(3) (local time) or savecore's ``%F %T %z``.
+
+    Matched by hand: strptime costs more than the rest of an info file.
+    """
     text = text.strip()
-    for fmt in ("%a %b %d %H:%M:%S %Y", "%Y-%m-%d %H:%M:%S %z"):
-        try:
-            return int(datetime.strptime(text, fmt).timestamp())
-        except (ValueError, OverflowError, OSError):
-            continue
+    try:
+        if m := _CTIME.match(text):
+            month = _MONTHS[m.group(1)]
+            day, hh, mm, ss, year = (int(g) for g in m.group(2, 3, 4, 5, 6))
+            return int(datetime(year, month, day, hh, mm, ss).timestamp())
+        if m := _ISO.match(text):
+            year, month, day, hh, mm, ss = (int(g) for g in m.groups()[:6])
+            offset = (int(m.group(8)) * 60 + int(m.group(9))) * (1 if m.group(7) == "+" else -1)
+            zone = timezone(timedelta(minutes=offset))
+            return int(datetime(year, month, day, hh, mm, ss, tzinfo=zone).timestamp())
+    except (KeyError, ValueError, OverflowError, OSError):
+        return None
     return None
 
 
@@ -118,25 +135,31 @@ def end_outcome(line: str) -> Outcome | None:
     return None
 
 
+def _text(value: str) -> str:
+    return value
+
+
+_FIELDS: dict[str, tuple[str, Callable[[str], object]]] = {
+    "Architecture": ("architecture", _text),
+    "Architecture Version": ("architecture_version", _int),
+    "Dump Length": ("length", _int),
+    "Blocksize": ("blocksize", _int),
+    "Compression": ("compression", _text),
+    "Dumptime": ("dumptime", _dumptime),
+    "Hostname": ("hostname", _text),
+    "Magic": ("magic", _text),
+    "Panic String": ("panic", _text),
+    "Header Parity Check": ("parity_ok", lambda v: v == "Pass"),
+    "Dump Parity": ("parity", _int),
+    "Bounds": ("bounds", _int),
+    "Dump Status": ("status", _text),
+}
+
+
 def _apply(values: dict[str, object], name: str, value: str) -> None:
-    setters = {
-        "Architecture": ("architecture", value),
-        "Architecture Version": ("architecture_version", _int(value)),
-        "Dump Length": ("length", _int(value)),
-        "Blocksize": ("blocksize", _int(value)),
-        "Compression": ("compression", value),
-        "Dumptime": ("dumptime", _dumptime(value)),
-        "Hostname": ("hostname", value),
-        "Magic": ("magic", value),
-        "Panic String": ("panic", value),
-        "Header Parity Check": ("parity_ok", value == "Pass"),
-        "Dump Parity": ("parity", _int(value)),
-        "Bounds": ("bounds", _int(value)),
-        "Dump Status": ("status", value),
-    }
-    if name in setters:
-        key, parsed = setters[name]
-        values[key] = parsed
+    if name in _FIELDS:
+        key, parse = _FIELDS[name]
+        values[key] = parse(value)
 
 
 def parse_info(data: bytes) -> InfoFile:
