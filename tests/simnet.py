@@ -4,9 +4,9 @@ The sim links carry opaque bytes, so each datagram is framed here as
 ``src port, dst port, crc32, payload``; a frame whose CRC (over the ports and
 the payload, as the UDP checksum covers its header) does not match is dropped
 as the UDP checksum would drop it. On the server side a tiny
-dispatcher plays netdumpd: a herald to port 20023 opens a ServerSession on a
-fresh port, data is written into a bytearray at its offsets, FINISHED is
-confirmed (after ``fsync_delay``). An optional receive buffer of
+shell plays netdumpd: a herald to port 20023 opens a ServerSession on a
+fresh port, and the server's own DumpRecorder records its events into an
+in-memory store (tests/memstore.py). An optional receive buffer of
 ``rcvbuf`` datagrams drained at ``service_time`` per datagram models a slow
 server with a small socket buffer.
 """
@@ -20,14 +20,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from debugnet.errors import ErrnoError, WireError
+from debugnet.server.recorder import DumpRecorder
+from debugnet.server.store import DumpRequest
 from debugnet.sim import Link, LinkConfig, Simulator, Timer, derive_seeds
 from debugnet.transport.client_events import ConnectionFailed, MessageAcked
 from debugnet.transport.config import TransportConfig
 from debugnet.transport.connection import ClientConnection
-from debugnet.transport.events import DataReceived, FinishRequested, KdhReceived, KeyReceived
-from debugnet.transport.server_session import ServerSession, SessionConfig, parse_herald
+from debugnet.transport.server_events import KdhReceived
+from debugnet.transport.server_session import ServerSession, SessionConfig, SessionState
 from debugnet.wire.constants import NETDUMP_ACKPORT, NETDUMP_PORT
-from debugnet.wire.message import MsgType
+from debugnet.wire.message import MsgType, parse_herald
+from tests.memstore import MemoryStore
 
 _FRAME = struct.Struct("!HHI")
 _PORTS = struct.Struct("!HH")
@@ -68,13 +71,12 @@ class ServerSide:
 
 
 class SimServer:
-    """netdumpd's dispatch in miniature, around real ServerSessions."""
+    """netdumpd in miniature: real ServerSessions and DumpRecorders, an in-memory store."""
 
     def __init__(
         self,
         sim: Simulator,
         *,
-        fsync_delay: float = 0.0,
         rcvbuf: int | None = None,
         service_time: float = 0.0,
         herald_port: int = NETDUMP_PORT,
@@ -84,10 +86,11 @@ class SimServer:
         self.out: Link | None = None
         self.seen = ServerSide()
         self.sessions: dict[int, ServerSession] = {}
+        self.recorders: dict[int, DumpRecorder] = {}
+        self.store = MemoryStore()
         self._index: dict[int, int] = {}
         self._current: int | None = None
         self._next_port = FIRST_SESSION_PORT
-        self._fsync_delay = fsync_delay
         self._rcvbuf = rcvbuf
         self._service = service_time
         self._queue: deque[bytes] = deque()
@@ -129,21 +132,15 @@ class SimServer:
         if session is None:
             return
         index = self._index[dst]
-        event = session.receive_datagram(payload, now)
+        session.receive_datagram(payload, now)
         if len(payload) >= 4:
             self.seen.order[index].append(int.from_bytes(payload[:4], "big"))
-        if isinstance(event, DataReceived):
-            buf = self.seen.files[index]
-            end = event.offset + len(event.data)
-            if end > len(buf):
-                buf.extend(bytes(end - len(buf)))
-            buf[event.offset : end] = event.data
-        elif isinstance(event, KdhReceived):
-            self.seen.kdhs[index].append(event.raw)
-        elif isinstance(event, KeyReceived):
-            self.seen.keys[index].append(event.data)
-        elif isinstance(event, FinishRequested):
-            self.sim.call_later(self._fsync_delay, lambda: self._confirm(dst))
+        recorder = self.recorders[dst]
+        while (event := session.next_event()) is not None:
+            if isinstance(event, KdhReceived):
+                self.seen.kdhs[index].append(event.raw)
+            if recorder.handle(event, now) is not None and session.state is SessionState.LINGER:
+                self.seen.finished[index] = True
         self._flush(dst)
 
     def _herald(self, payload: bytes, now: float) -> None:
@@ -158,30 +155,30 @@ class SimServer:
             if session.receive_herald(herald, now):
                 self._flush(port)
                 return
-            session.time_out(now)
+            session.time_out(now)  # the client started over: the old dump ends as timed out
+            while (event := session.next_event()) is not None:
+                self.recorders[port].handle(event, now)
         port = self._next_port
         self._next_port += 1
         session = ServerSession(herald, now, SessionConfig(timeout=600.0))
+        recorder = DumpRecorder(session, self.store, DumpRequest("192.0.2.1", "sim", herald.path))
+        assert recorder.open() and recorder.sink is not None
+        sink = self.store.sinks[-1]
         self.sessions[port] = session
+        self.recorders[port] = recorder
         self._index[port] = len(self.seen.files)
         self._current = port
-        self.seen.files.append(bytearray())
+        self.seen.files.append(sink.data)
         self.seen.kdhs.append([])
-        self.seen.keys.append([])
+        self.seen.keys.append(sink.key_pieces)
         self.seen.finished.append(False)
         self.seen.paths.append(herald.path)
         self.seen.order.append([int(MsgType.HERALD)])
         self._flush(port)
 
-    def _confirm(self, port: int) -> None:
-        session = self.sessions[port]
-        session.confirm_finished(self.sim.now)
-        self.seen.finished[self._index[port]] = True
-        self._flush(port)
-
     def _flush(self, port: int) -> None:
         assert self.out is not None
-        for ack in self.sessions[port].datagrams_to_send():
+        for ack in self.sessions[port].datagrams_to_send(self.sim.now):
             if self.ack_hook is None or self.ack_hook(port, ack):
                 self.out.send(frame(port, NETDUMP_ACKPORT, ack))
 

@@ -9,17 +9,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from debugnet.errors import LocalProtocolError, WireError
-from debugnet.transport.events import (
+from debugnet.transport.ranges import RangeSet
+from debugnet.transport.server_events import (
     DataReceived,
     DataRunReceived,
     FinishRequested,
     KdhReceived,
     KeyReceived,
+    ServerEvent,
     SessionEnded,
     SessionTimedOut,
 )
-from debugnet.transport.ranges import RangeSet
 from debugnet.transport.server_session import (
+    TRANSITIONS,
     Herald,
     ServerSession,
     SessionConfig,
@@ -33,8 +35,28 @@ def msg(t: MsgType, seq: int, data: bytes = b"", off: int = 0) -> bytes:
     return Message.build(t, seq, data, offset=off).emit()
 
 
+def drain(s: ServerSession) -> list[ServerEvent]:
+    events = []
+    while (ev := s.next_event()) is not None:
+        events.append(ev)
+    return events
+
+
+def feed(s: ServerSession, data: bytes, now: float) -> ServerEvent | None:
+    """One datagram in; the event it produced (at most one), drained from next_event."""
+    s.receive_datagram(data, now)
+    events = drain(s)
+    assert len(events) <= 1
+    return events[0] if events else None
+
+
+def feed_batch(s: ServerSession, datagrams: list[bytes], now: float) -> list[ServerEvent]:
+    s.receive_datagrams(datagrams, now)
+    return drain(s)
+
+
 def acks(s: ServerSession) -> list[int]:
-    return [Ack.parse(d).seqno for d in s.datagrams_to_send()]
+    return [Ack.parse(d).seqno for d in s.datagrams_to_send(0.0)]
 
 
 def test_herald_path_rules() -> None:
@@ -52,19 +74,19 @@ def test_herald_path_rules() -> None:
 def test_full_dump_acks_and_events() -> None:
     s = ServerSession(Herald(1), 0.0)
     assert acks(s) == [1]
-    ev = s.receive_datagram(msg(MsgType.EKCD_KEY, 2, b"key"), 0.1)
+    ev = feed(s, msg(MsgType.EKCD_KEY, 2, b"key"), 0.1)
     assert ev == KeyReceived(b"key")
-    ev = s.receive_datagram(msg(MsgType.KDH, 3, b"k" * 512), 0.2)
+    ev = feed(s, msg(MsgType.KDH, 3, b"k" * 512), 0.2)
     assert ev == KdhReceived(b"k" * 512)
-    ev = s.receive_datagram(msg(MsgType.DATA, 4, b"abc", off=10), 0.3)
+    ev = feed(s, msg(MsgType.DATA, 4, b"abc", off=10), 0.3)
     assert isinstance(ev, DataReceived) and ev.offset == 10 and bytes(ev.data) == b"abc"
     assert acks(s) == [2, 3, 4]
-    assert s.receive_datagram(msg(MsgType.FINISHED, 5), 0.4) == FinishRequested()
+    assert feed(s, msg(MsgType.FINISHED, 5), 0.4) == FinishRequested()
     assert acks(s) == []  # not before the shell says the data is durable
     s.confirm_finished(0.5)
     assert acks(s) == [5]
     # a retransmitted FINISHED (our ack lost) is acked again while lingering
-    assert s.receive_datagram(msg(MsgType.FINISHED, 5), 0.6) is None
+    assert feed(s, msg(MsgType.FINISHED, 5), 0.6) is None
     assert acks(s) == [5]
     assert s.next_deadline() == 0.5 + SessionConfig().linger
     s.handle_timer(100.0)
@@ -74,21 +96,21 @@ def test_full_dump_acks_and_events() -> None:
 
 def test_herald_retransmission_before_and_after_data() -> None:
     s = ServerSession(Herald(1), 0.0)
-    s.datagrams_to_send()
-    s.receive_datagram(msg(MsgType.EKCD_KEY, 2, b"key"), 0.1)  # a key is not data
+    s.datagrams_to_send(0.0)
+    feed(s, msg(MsgType.EKCD_KEY, 2, b"key"), 0.1)  # a key is not data
     assert s.receive_herald(Herald(1), 0.2) is True
     assert acks(s) == [2, 1]
-    s.receive_datagram(msg(MsgType.DATA, 3, b"x"), 0.3)
+    feed(s, msg(MsgType.DATA, 3, b"x"), 0.3)
     assert s.receive_herald(Herald(1), 0.4) is False
 
 
 def test_bad_input_dropped_and_counted() -> None:
     s = ServerSession(Herald(1), 0.0)
-    s.datagrams_to_send()
-    assert s.receive_datagram(b"\x00" * 10, 1.0) is None
-    assert s.receive_datagram(msg(MsgType.DATA, 2, b"abc")[:-1], 1.0) is None
-    assert s.receive_datagram(msg(MsgType(1), 3), 1.0) is None  # herald on session port
-    assert s.receive_datagram(Message.build(99, 4).emit(), 1.0) is None
+    s.datagrams_to_send(0.0)
+    assert feed(s, b"\x00" * 10, 1.0) is None
+    assert feed(s, msg(MsgType.DATA, 2, b"abc")[:-1], 1.0) is None
+    assert feed(s, msg(MsgType(1), 3), 1.0) is None  # herald on session port
+    assert feed(s, Message.build(99, 4).emit(), 1.0) is None
     assert acks(s) == []
     assert s.stats.dropped == {"runt": 1, "length mismatch": 1, "unexpected type": 2}
     assert s.last_heard == 0.0  # garbage does not keep a session alive
@@ -96,7 +118,7 @@ def test_bad_input_dropped_and_counted() -> None:
 
 def test_timeout_in_virtual_time() -> None:
     s = ServerSession(Herald(1), 0.0, SessionConfig(timeout=5.0))
-    s.receive_datagram(msg(MsgType.DATA, 2, b"x"), 3.0)
+    feed(s, msg(MsgType.DATA, 2, b"x"), 3.0)
     assert acks(s) == [1, 2]
     assert s.next_deadline() == 8.0
     s.handle_timer(7.9)
@@ -104,25 +126,25 @@ def test_timeout_in_virtual_time() -> None:
     s.handle_timer(8.0)
     assert s.next_event() == SessionTimedOut(5.0)
     assert s.state is SessionState.TIMED_OUT
-    assert s.receive_datagram(msg(MsgType.DATA, 3, b"x"), 9.0) is None
+    assert feed(s, msg(MsgType.DATA, 3, b"x"), 9.0) is None
     assert acks(s) == []
 
 
 def test_fail_withholds_queued_acks() -> None:
     s = ServerSession(Herald(1), 0.0)
-    s.receive_datagram(msg(MsgType.DATA, 2, b"x"), 0.1)
+    feed(s, msg(MsgType.DATA, 2, b"x"), 0.1)
     s.fail()
     assert acks(s) == []
-    assert s.receive_datagram(msg(MsgType.DATA, 3, b"x"), 0.2) is None
+    assert feed(s, msg(MsgType.DATA, 3, b"x"), 0.2) is None
     with pytest.raises(LocalProtocolError):
         s.confirm_finished(0.3)
 
 
 def test_holes_are_reported() -> None:
     s = ServerSession(Herald(1), 0.0)
-    s.receive_datagram(msg(MsgType.DATA, 2, b"a" * 100, off=0), 0.1)
-    s.receive_datagram(msg(MsgType.DATA, 3, b"a" * 100, off=200), 0.1)
-    s.receive_datagram(msg(MsgType.DATA, 4, b"a" * 100, off=200), 0.1)  # duplicate
+    feed(s, msg(MsgType.DATA, 2, b"a" * 100, off=0), 0.1)
+    feed(s, msg(MsgType.DATA, 3, b"a" * 100, off=200), 0.1)
+    feed(s, msg(MsgType.DATA, 4, b"a" * 100, off=200), 0.1)  # duplicate
     assert s.missing(400) == [(100, 200), (300, 400)]
     assert s.missing(300) == [(100, 200)]
 
@@ -145,8 +167,8 @@ def test_rangeset_matches_a_bitmap(pieces: list[tuple[int, int]]) -> None:
 @given(st.binary(max_size=200))
 def test_session_never_raises_on_garbage(data: bytes) -> None:
     s = ServerSession(Herald(1), 0.0)
-    s.receive_datagram(data, 1.0)
-    s.datagrams_to_send()
+    feed(s, data, 1.0)
+    s.datagrams_to_send(0.0)
 
 
 def _apply(events: list, image: bytearray) -> list[type]:
@@ -180,10 +202,10 @@ def test_batches_behave_like_single_datagrams(datagrams: list[bytes], batch: int
     one, many = ServerSession(Herald(1), 0.0), ServerSession(Herald(1), 0.0)
     image_one, image_many = bytearray(100), bytearray(100)
     for d in datagrams:
-        ev = one.receive_datagram(d, 1.0)
+        ev = feed(one, d, 1.0)
         _apply([ev] if ev is not None else [], image_one)
     for i in range(0, len(datagrams), batch):
-        _apply(many.receive_datagrams(datagrams[i : i + batch], 1.0), image_many)
+        _apply(feed_batch(many, datagrams[i : i + batch], 1.0), image_many)
     assert acks(one) == acks(many)
     assert image_one == image_many
     assert list(one.ranges) == list(many.ranges)
@@ -196,9 +218,30 @@ def test_batches_behave_like_single_datagrams(datagrams: list[bytes], batch: int
 def test_a_batch_of_contiguous_data_is_one_run() -> None:
     s = ServerSession(Herald(1), 0.0)
     batch = [msg(MsgType.DATA, 2 + i, b"x" * 10, 10 * i) for i in range(64)]
-    events = s.receive_datagrams(batch, 1.0)
+    events = feed_batch(s, batch, 1.0)
     assert len(events) == 1
     ev = events[0]
     assert isinstance(ev, DataRunReceived) and (ev.offset, ev.length) == (0, 640)
     assert len(ev.pieces) == 64
     assert acks(s) == [1, *range(2, 66)]
+
+
+def test_finishing_times_out_when_never_confirmed() -> None:
+    s = ServerSession(Herald(1), 0.0, SessionConfig(timeout=5.0))
+    assert feed(s, msg(MsgType.FINISHED, 2), 1.0) == FinishRequested()
+    assert s.state is SessionState.FINISHING and s.next_deadline() == 6.0
+    s.handle_timer(6.0)
+    assert s.next_event() == SessionTimedOut(5.0)
+    assert s.state is SessionState.TIMED_OUT and acks(s) == []  # not even the herald's
+
+
+def test_state_changes_follow_the_transition_table() -> None:
+    for (state, _trigger), target in TRANSITIONS.items():
+        assert isinstance(state, SessionState) and isinstance(target, SessionState)
+    s = ServerSession(Herald(1), 0.0)
+    s.time_out(1.0)
+    assert s.state is SessionState.TIMED_OUT
+    with pytest.raises(LocalProtocolError):
+        s.confirm_finished(2.0)
+    s.fail()  # storage can fail in any state
+    assert s.state is SessionState.FAILED

@@ -184,6 +184,13 @@ def test_udp_bad_checksum() -> None:
     assert UdpDatagram.parse(bad, A, B, verify=False).payload == b"abce"
 
 
+def test_udp_destination_port_zero() -> None:
+    datagram = UdpDatagram(20024, 0, b"abcd").emit(A, B)
+    err = expect(UdpReject.PORT_ZERO, UdpDatagram.parse, datagram, A, B)
+    assert err.field == "udp.dport" and err.value == 0
+    assert UdpDatagram.parse(UdpDatagram(0, 20023, b"abcd").emit(A, B), A, B).sport == 0
+
+
 # Whole frames: the fast path gives the same reasons as the per-format parsers.
 
 TEMPLATE = FrameTemplate(MAC_A, MAC_B, A, B, 20024, 20023)

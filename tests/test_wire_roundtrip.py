@@ -30,8 +30,9 @@ arp_packets = st.builds(ArpPacket, u16, macs, addrs, macs, addrs)
 ipv4_packets = st.builds(
     Ipv4Packet, addrs, addrs, u8, payloads, u8, u8, u16, unfragmented, st.just(0)
 )
-udp_datagrams = st.builds(UdpDatagram, u16, u16, payloads)
-templates = st.builds(FrameTemplate, macs, macs, addrs, addrs, u16, u16)
+dports = st.integers(1, 0xFFFF)  # UDP destination port 0 is rejected (test_wire_rejects)
+udp_datagrams = st.builds(UdpDatagram, u16, dports, payloads)
+templates = st.builds(FrameTemplate, macs, macs, addrs, addrs, u16, dports)
 
 
 def reference_checksum(data: bytes) -> int:

@@ -16,16 +16,18 @@ import sys
 import threading
 import time
 from collections import Counter
-from pathlib import Path
+from enum import StrEnum
 from types import FrameType
 
 from debugnet.errors import WireError
 from debugnet.server.config import ServerConfig
+from debugnet.server.context import SessionContext
 from debugnet.server.handler import HandlerRunner
-from debugnet.server.naming import output_dir
+from debugnet.server.recorder import Outcome
 from debugnet.server.resolver import Resolver
+from debugnet.server.storage import DirectoryStore
 from debugnet.server.worker import SessionWorker
-from debugnet.transport.server_session import parse_herald
+from debugnet.wire.message import parse_herald
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,27 @@ def _destination(ancdata: list[tuple[int, int, bytes]], fallback: str) -> str:
     return fallback
 
 
+class ListenerCounter(StrEnum):
+    """What the listener counts; the values are the keys of ``Server.counters``."""
+
+    BAD_HERALD = "bad herald"
+    WRONG_SOURCE_PORT = "wrong source port"
+    HERALDS = "heralds"
+    HERALD_RETRANSMISSIONS = "herald retransmissions"
+    RESTARTS = "restarts"
+    SESSIONS = "sessions"
+    DUMPS_SUCCESS = "dumps success"
+    DUMPS_ERROR = "dumps error"
+    DUMPS_TIMEOUT = "dumps timeout"
+
+
+_DUMPS = {
+    Outcome.SUCCESS: ListenerCounter.DUMPS_SUCCESS,
+    Outcome.ERROR: ListenerCounter.DUMPS_ERROR,
+    Outcome.TIMEOUT: ListenerCounter.DUMPS_TIMEOUT,
+}
+
+
 class Server:
     """Listens for heralds and runs one SessionWorker per client."""
 
@@ -51,7 +74,11 @@ class Server:
         self.config = config
         self.resolver = Resolver(config.resolve, config.dns_timeout)
         self.handlers = HandlerRunner(config.handler, config.dumpdir)
-        self.counters: Counter[str] = Counter()
+        self.store = DirectoryStore(
+            config.dumpdir, config.default_path, config.max_dumps, config.write_buffer
+        )
+        self.context = SessionContext(config, self.resolver, self.handlers, self.store)
+        self.counters: Counter[ListenerCounter] = Counter()
         self._workers: dict[str, SessionWorker] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -123,14 +150,14 @@ class Server:
         try:
             herald = parse_herald(data)
         except WireError as exc:
-            self.counters["bad herald"] += 1
+            self.counters[ListenerCounter.BAD_HERALD] += 1
             log.debug("%s:%d: not a herald: %s", ip, port, exc)
             return
         if port != self.config.client_port:
-            self.counters["wrong source port"] += 1
+            self.counters[ListenerCounter.WRONG_SOURCE_PORT] += 1
             log.debug("%s:%d: herald not from port %d; dropped", ip, port, self.config.client_port)
             return
-        self.counters["heralds"] += 1
+        self.counters[ListenerCounter.HERALDS] += 1
         local = _destination(ancdata, self.config.bind)
         now = time.monotonic()
         # Only this thread adds workers, so the lookup and the replacement below
@@ -139,35 +166,27 @@ class Server:
             old = self._workers.get(ip)
         if old is not None:
             if old.herald_again(herald, now):
-                self.counters["herald retransmissions"] += 1
+                self.counters[ListenerCounter.HERALD_RETRANSMISSIONS] += 1
                 return
             if old.dump_open():
                 log.warning("%s: new herald after data; ending the old dump as timed out", ip)
-                self.counters["restarts"] += 1
+                self.counters[ListenerCounter.RESTARTS] += 1
             old.request_end()
-        worker = SessionWorker(self, herald, ip, local)
+        worker = SessionWorker(self.context, herald, ip, local, self.worker_done)
         with self._lock:
             self._workers[ip] = worker
-            self.counters["sessions"] += 1
+            self.counters[ListenerCounter.SESSIONS] += 1
         worker.start()
 
     # -- called by workers ---------------------------------------------------
 
-    def output_dir(self, herald_path: str | None, client: str) -> Path:
-        return output_dir(self.config.dumpdir, self.config.default_path, herald_path, client)
-
-    @property
-    def default_dir(self) -> Path:
-        return self.config.dumpdir / self.config.default_path
-
-    def worker_done(self, worker: SessionWorker) -> None:
+    def worker_done(self, worker: SessionWorker, outcome: Outcome | None) -> None:
+        """A worker's thread is ending: count how its dump ended and forget it."""
         with self._lock:
+            if outcome is not None:
+                self.counters[_DUMPS[outcome]] += 1
             if self._workers.get(worker.client_ip) is worker:
                 del self._workers[worker.client_ip]
-
-    def record_outcome(self, reason: str) -> None:
-        with self._lock:
-            self.counters[f"dumps {reason}"] += 1
 
     def active_sessions(self) -> int:
         with self._lock:

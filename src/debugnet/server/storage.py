@@ -1,46 +1,40 @@
-"""The files of one dump: index allocation, buffered writes at offsets, info lines, the finish.
+"""The dump directory: the first ``DumpStore`` backend (see server/store.py).
 
-Contiguous data is gathered in one buffer and written with one ``pwrite`` when
-the buffer fills or the next piece is not contiguous, so a 1448-byte packet is
-never one syscall. Every OS error surfaces as ``StorageError`` with the file
-offset that failed, which is what the info file reports.
+``DirectoryStore`` allocates ``<host>.<index>`` names in netdumpd's layout;
+``DumpFiles`` is one dump's info, vmcore and key files. Contiguous data is
+gathered in one buffer and written with one ``pwrite`` when the buffer fills
+or the next piece is not contiguous, so a 1448-byte packet is never one
+syscall; a large run from a receive batch goes out with one ``pwritev`` from
+the receive slots. Every write, whatever its source, ends in ``_write_all``.
+Every OS error surfaces as ``StorageError`` with the file offset that failed,
+which is what the info file reports.
 """
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from debugnet.errors import DebugnetError
-from debugnet.server.naming import index_names, vmcore_name
+from debugnet.server.naming import index_names, output_dir, vmcore_name
+from debugnet.server.store import Chunk, DumpLimitReached, DumpRequest, StorageError
+
+__all__ = [
+    "DirectoryStore",
+    "DumpFiles",
+    "DumpLimitReached",
+    "DumpPaths",
+    "StorageError",
+    "allocate_index",
+]
 
 log = logging.getLogger(__name__)
 
 _ALLOC_LOCK = threading.Lock()
 _HAVE_PWRITEV = hasattr(os, "pwritev")
-
-
-class StorageError(DebugnetError):
-    """A write, flush or sync of dump data failed."""
-
-    @classmethod
-    def out_of_range(cls, offset: int) -> StorageError:
-        """An offset no file can have (a client sent 2**63 or more)."""
-        return cls(offset, OSError(errno.EFBIG, os.strerror(errno.EFBIG)))
-
-    def __init__(self, offset: int, cause: OSError) -> None:
-        super().__init__(f"write error @ offset {offset:08x}: {cause.strerror or cause}")
-        self.offset = offset
-        self.cause = cause
-        self.errno = cause.errno
-
-
-class DumpLimitReached(DebugnetError):
-    """Every index below the per-host limit is taken."""
 
 
 def _read_bounds(directory: Path, host: str) -> int | None:
@@ -94,8 +88,35 @@ class DumpPaths:
         return self.directory / name
 
 
+def _write_all(fd: int, pieces: Sequence[Chunk], offset: int) -> None:
+    """Write every byte of ``pieces`` at ``offset``: the one write loop of the dump directory.
+
+    One piece goes out with ``pwrite``, several with ``pwritev`` (no copy);
+    a short write continues where it stopped. Raises ``StorageError`` with
+    the file offset that failed.
+    """
+    views = [memoryview(p).cast("B") for p in pieces]
+    pos = offset
+    while views:
+        try:
+            if len(views) == 1 or not _HAVE_PWRITEV:
+                n = os.pwrite(fd, views[0], pos)
+            else:
+                n = os.pwritev(fd, views, pos)
+        except OSError as exc:
+            raise StorageError(pos, exc) from exc
+        except (OverflowError, ValueError):
+            raise StorageError.out_of_range(pos) from None
+        pos += n
+        while views and n >= len(views[0]):
+            n -= len(views[0])
+            views.pop(0)
+        if n:
+            views[0] = views[0][n:]
+
+
 class DumpFiles:
-    """The open info and vmcore files of one dump."""
+    """The open info and vmcore files of one dump: a ``DumpSink``."""
 
     def __init__(self, paths: DumpPaths, buffer_size: int) -> None:
         self.paths = paths
@@ -124,9 +145,22 @@ class DumpFiles:
             index = allocate_index(directory, host, limit)
             return cls(DumpPaths(directory, host, index), buffer_size)
 
+    @property
+    def index(self) -> int:
+        return self.paths.index
+
+    @property
+    def info_path(self) -> Path:
+        return self.paths.info
+
+    @property
+    def core_path(self) -> Path:
+        return self.vmcore_path
+
     # -- data ----------------------------------------------------------------
 
-    def write(self, offset: int, data: bytes | bytearray | memoryview) -> None:
+    def write(self, offset: int, data: Chunk) -> None:
+        """One piece at ``offset``: gathered with its contiguous neighbours when small."""
         n = len(data)
         fill = self._fill
         if offset != self._start + fill or fill + n > len(self._buf):
@@ -134,7 +168,7 @@ class DumpFiles:
             fill = 0
             self._start = offset
             if n > self._buffer_size // 2:
-                self._pwrite(data, offset)
+                self._pwrite((data,), offset, n)
                 self._start = offset + n
                 return
             if not self._buf:
@@ -143,9 +177,7 @@ class DumpFiles:
         self._buf[fill : fill + n] = data
         self._fill = fill + n
 
-    def write_pieces(
-        self, offset: int, pieces: tuple[bytes | bytearray | memoryview, ...], length: int
-    ) -> None:
+    def write_at(self, offset: int, pieces: Sequence[Chunk], length: int) -> None:
         """A contiguous run of datagram payloads: gathered if small, else one pwritev, no copy."""
         if length <= self._buffer_size // 4 or not _HAVE_PWRITEV:
             for piece in pieces:
@@ -153,34 +185,18 @@ class DumpFiles:
                 offset += len(piece)
             return
         self.flush()
-        try:
-            written = os.pwritev(self._core_fd, pieces, offset)
-        except OSError as exc:
-            raise StorageError(offset, exc) from exc
-        except (OverflowError, ValueError):
-            raise StorageError.out_of_range(offset) from None
-        if written < length:  # rare: finish the rest the slow way
-            self._pwrite(b"".join(pieces)[written:], offset + written)
-        self.high_water = max(self.high_water, offset + length)
+        self._pwrite(pieces, offset, length)
         self._start, self._fill = offset + length, 0
 
     def flush(self) -> None:
         if self._fill:
             fill, self._fill = self._fill, 0
-            self._pwrite(self._view[:fill], self._start)
+            self._pwrite((self._view[:fill],), self._start, fill)
             self._start += fill
 
-    def _pwrite(self, data: bytes | bytearray | memoryview, offset: int) -> None:
-        view = memoryview(data)
-        pos = 0
-        while pos < len(view):
-            try:
-                pos += os.pwrite(self._core_fd, view[pos:], offset + pos)
-            except OSError as exc:
-                raise StorageError(offset + pos, exc) from exc
-            except (OverflowError, ValueError):
-                raise StorageError.out_of_range(offset + pos) from None
-        self.high_water = max(self.high_water, offset + len(view))
+    def _pwrite(self, pieces: Sequence[Chunk], offset: int, length: int) -> None:
+        _write_all(self._core_fd, pieces, offset)
+        self.high_water = max(self.high_water, offset + length)
 
     def sync(self, truncate_to: int | None = None) -> None:
         """Flush, optionally cut the file to ``truncate_to``, and fsync: the dump is durable."""
@@ -207,17 +223,25 @@ class DumpFiles:
 
     def write_key(self, offset: int, data: bytes) -> None:
         """Store a piece of the key record at its offset; the file is created read-only (0400)."""
-        try:
-            if self._key_fd is None:
-                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        if self._key_fd is None:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+            try:
                 self._key_fd = os.open(self.paths.key, flags, 0o400)
-            view, pos = memoryview(data), 0
-            while pos < len(view):
-                pos += os.pwrite(self._key_fd, view[pos:], offset + pos)
-        except OSError as exc:
-            raise StorageError(offset, exc) from exc
-        except (OverflowError, ValueError):
-            raise StorageError.out_of_range(offset) from None
+            except OSError as exc:
+                raise StorageError(offset, exc) from exc
+        _write_all(self._key_fd, (data,), offset)
+
+    def set_format(self, *, encrypted: bool, compression: str) -> None:
+        """Give the vmcore the name the KDH implies; the open descriptor stays valid."""
+        target = self.paths.vmcore(encrypted=encrypted, compression=compression)
+        if target != self.vmcore_path:
+            os.rename(self.vmcore_path, target)
+            self.vmcore_path = target
+
+    def publish(self) -> None:
+        """Link ``<host>.last`` to this dump and make the new names durable."""
+        self.link_last()
+        self.sync_dir()
 
     def sync_dir(self) -> None:
         """Make the new names (renames, symlinks, bounds) durable too."""
@@ -232,13 +256,6 @@ class DumpFiles:
             log.warning("cannot sync %s: %s", self.paths.directory, exc)
         finally:
             os.close(fd)
-
-    def rename_core(self, *, encrypted: bool, compression: str) -> None:
-        """Give the vmcore the name the KDH implies; the open descriptor stays valid."""
-        target = self.paths.vmcore(encrypted=encrypted, compression=compression)
-        if target != self.vmcore_path:
-            os.rename(self.vmcore_path, target)
-            self.vmcore_path = target
 
     def link_last(self) -> None:
         """Point ``vmcore.<host>.last`` and ``info.<host>.last`` at this dump."""
@@ -268,3 +285,52 @@ class DumpFiles:
         os.close(self._info_fd)
         if self._key_fd is not None:
             os.close(self._key_fd)
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryStore:
+    """Dumps as files in netdumpd's layout under ``root``: a ``DumpStore``.
+
+    A herald's path picks a subdirectory (naming.output_dir); when that one
+    cannot take the dump, the default path is tried before giving up.
+    """
+
+    root: Path
+    default_path: str = "."
+    max_dumps: int = 1024
+    write_buffer: int = 256 * 1024
+
+    @property
+    def default_dir(self) -> Path:
+        return self.root / self.default_path
+
+    def directory(self, request: DumpRequest) -> Path:
+        return output_dir(self.root, self.default_path, request.herald_path, request.client_ip)
+
+    def create(self, request: DumpRequest) -> DumpFiles:
+        """Create the dump in the herald's directory, else in the default one; log failures."""
+        directory = self.directory(request)
+        while True:
+            try:
+                return DumpFiles.create(directory, request.host, self.max_dumps, self.write_buffer)
+            except DumpLimitReached as exc:
+                log.error("%s: %s; herald not acknowledged", request.client_ip, exc)
+                failure: Exception = exc
+            except OSError as exc:
+                log.error(
+                    "%s: cannot create dump files in %s: %s", request.client_ip, directory, exc
+                )
+                failure = exc
+            if directory == self.default_dir:
+                raise failure
+            log.warning(
+                "%s: cannot create dump files in %s; retrying in the default path",
+                request.client_ip,
+                directory,
+            )
+            directory = self.default_dir
+
+    def free_bytes(self, request: DumpRequest | None = None) -> int:
+        where = self.directory(request) if request is not None else self.root
+        st = os.statvfs(where)
+        return st.f_bavail * st.f_frsize

@@ -1,77 +1,72 @@
-"""One dump session on its own socket and thread.
+"""One dump session on its own socket and thread: the socket loop around a DumpRecorder.
 
 A thread per session keeps a slow disk, a slow handler or a slow reverse DNS
 for one client from ever stalling another, and lets the hot loop be a blocking
-``recv_into`` on a connected socket: one syscall in, one out, per packet.
+receive on a connected socket: one syscall in, one out, per batch. What the
+dump's files say is the recorder's business (server/recorder.py); where they
+go is the store's (server/store.py). The worker only moves datagrams, keeps
+time and sleeps until the session's next deadline.
 """
 
 from __future__ import annotations
 
-import errno
 import logging
 import socket
-import struct
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-from debugnet.server import mmsg
-from debugnet.server.storage import DumpFiles, DumpLimitReached, StorageError
-from debugnet.transport.events import (
-    DataRunReceived,
-    FinishRequested,
-    KdhReceived,
-    KeyReceived,
-    ServerEvent,
-    SessionEnded,
-    SessionTimedOut,
-)
+from debugnet.server.context import SessionContext
+from debugnet.server.recorder import DumpRecorder, Outcome
+from debugnet.server.sessionio import open_session_socket, send_all, session_io, set_receive_timeout
+from debugnet.server.store import DumpRequest
 from debugnet.transport.server_session import Herald, ServerSession, SessionConfig, SessionState
-from debugnet.wire.kdh import KDH_SIZE, KernelDumpHeader
-
-if TYPE_CHECKING:
-    from debugnet.server.listener import Server
 
 log = logging.getLogger(__name__)
 
-_POLL = 0.5
-"""Seconds a blocked recv waits before the worker looks at timers and requests."""
 _OVER = (SessionState.DONE, SessionState.TIMED_OUT, SessionState.FAILED)
+_EXACT = 0.05
+"""Below this many seconds to the next deadline, the receive timeout is set to it exactly."""
+_MIN_WAIT = 0.001
+"""The shortest receive timeout (SO_RCVTIMEO 0 would mean forever)."""
 
 
-def _format_holes(holes: list[tuple[int, int]], limit: int = 8) -> str:
-    shown = ", ".join(f"0x{s:x}-0x{e:x}" for s, e in holes[:limit])
-    if len(holes) > limit:
-        shown += f", ... ({len(holes) - limit} more)"
-    return shown
+DoneCallback = Callable[["SessionWorker", Outcome | None], None]
+"""Called once from the worker's thread as it ends, with the outcome (None: never started)."""
 
 
 class SessionWorker:
-    """Owns one ServerSession, its socket and its files."""
+    """Owns one ServerSession, its socket and its recorder."""
 
-    def __init__(self, server: Server, herald: Herald, client_ip: str, local_ip: str) -> None:
-        self.server = server
-        self.config = server.config
+    def __init__(
+        self,
+        context: SessionContext,
+        herald: Herald,
+        client_ip: str,
+        local_ip: str,
+        on_done: DoneCallback,
+    ) -> None:
+        self.context = context
+        self.config = context.config
         self.herald = herald
         self.client_ip = client_ip
         self.local_ip = local_ip
+        self.on_done = on_done
         self.lock = threading.Lock()
+        self._sock_lock = threading.Lock()
         self.session: ServerSession | None = None
-        self.files: DumpFiles | None = None
-        self.kdh: KernelDumpHeader | None = None
-        self.host = client_ip
+        self.recorder: DumpRecorder | None = None
         self.end_requested = False
         self.sock: socket.socket | None = None
         self._closers: list[Callable[[], None]] = []
         self.batches = 0
+        self._armed = -1.0
         self.thread = threading.Thread(target=self._main, name=f"dump-{client_ip}", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
 
-    # -- called from the listener thread --------------------------------------
+    # -- called from other threads -------------------------------------------
 
     def herald_again(self, herald: Herald, now: float) -> bool:
         """False when the client has started over after sending data."""
@@ -83,7 +78,7 @@ class SessionWorker:
                 return True  # still setting up; the first herald's ack is on its way
             if not session.receive_herald(herald, now):
                 return False
-            self._send(session.datagrams_to_send())
+            self._send(session.datagrams_to_send(now))
             return True
         finally:
             self.lock.release()
@@ -94,120 +89,91 @@ class SessionWorker:
         return session is not None and session.state is SessionState.OPEN
 
     def request_end(self) -> None:
-        """End the dump as timed out at the worker's next look (shutdown, or a restart)."""
+        """End the dump as timed out now (shutdown, or a restart): wakes the blocked receive."""
         self.end_requested = True
+        with self._sock_lock:  # never a shutdown of a closed (perhaps reused) descriptor
+            if self.sock is not None and self.sock.fileno() >= 0:
+                try:
+                    self.sock.shutdown(socket.SHUT_RD)  # this recv and every later one return
+                except OSError as exc:
+                    log.debug("%s: shutdown: %s", self.client_ip, exc)
 
     # -- the thread ----------------------------------------------------------
 
     def _main(self) -> None:
+        outcome: Outcome | None = None
         try:
             if self._setup():
-                self._loop()
+                outcome = self._loop()
         except Exception:
             log.exception("%s: session failed unexpectedly", self.client_ip)
-            self._abort("error")
+            if self.recorder is not None and (aborted := self.recorder.abort()) is not None:
+                outcome = self._ended(aborted, time.monotonic())
         finally:
             for close in self._closers:
                 close()
-            if self.sock is not None:
-                self.sock.close()
-            if self.files is not None:
-                self.files.close()
-            self.server.worker_done(self)
+            with self._sock_lock:
+                if self.sock is not None:
+                    self.sock.close()
+            if self.recorder is not None:
+                outcome = outcome or self.recorder.outcome
+                self.recorder.close()
+            self.on_done(self, outcome)
 
     def _setup(self) -> bool:
         cfg = self.config
-        self.host = self.server.resolver.hostname(self.client_ip)
-        directory = self.server.output_dir(self.herald.path, self.client_ip)
+        host = self.context.resolver.hostname(self.client_ip)
         try:
-            self.sock = self._open_socket()
+            sock = open_session_socket(self.config, self.local_ip, self.client_ip)
         except OSError as exc:
             log.error(
                 "%s: cannot open a session socket on %s: %s", self.client_ip, self.local_ip, exc
             )
             return False
-        self.files = self._create_files(directory)
-        if self.files is None and directory != self.server.default_dir:
-            log.warning(
-                "%s: cannot create dump files in %s; retrying in the default path",
-                self.client_ip,
-                directory,
-            )
-            self.files = self._create_files(self.server.default_dir)
-        if self.files is None:
-            return False
-        self.files.info(b"Dump from %s [%s]\n" % (self.host.encode(), self.client_ip.encode()))
+        with self._sock_lock:
+            self.sock = sock
         now = time.monotonic()
-        session_cfg = SessionConfig(timeout=cfg.timeout, linger=cfg.linger)
+        session = ServerSession(
+            self.herald, now, SessionConfig(cfg.timeout, cfg.linger), label=self.client_ip
+        )
+        recorder = DumpRecorder(
+            session, self.context.store, DumpRequest(self.client_ip, host, self.herald.path)
+        )
+        if not recorder.open():
+            return False
+        assert recorder.sink is not None
+        self.recorder = recorder
         with self.lock:
-            self.session = ServerSession(self.herald, now, session_cfg, label=self.client_ip)
-            self._send(self.session.datagrams_to_send())
+            self.session = session
+            self._send(session.datagrams_to_send(now))
         log.info(
             "%s: dump from %s [%s] started -> %s",
             self.client_ip,
-            self.host,
+            host,
             self.client_ip,
-            self.files.vmcore_path,
+            recorder.sink.core_path,
         )
         return True
 
-    def _create_files(self, directory: Path) -> DumpFiles | None:
-        cfg = self.config
-        try:
-            return DumpFiles.create(directory, self.host, cfg.max_dumps, cfg.write_buffer)
-        except DumpLimitReached as exc:
-            log.error("%s: %s; herald not acknowledged", self.client_ip, exc)
-        except OSError as exc:
-            log.error("%s: cannot create dump files in %s: %s", self.client_ip, directory, exc)
-        return None
-
-    def _open_socket(self) -> socket.socket:
-        cfg = self.config
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        force = getattr(socket, "SO_RCVBUFFORCE", None)
-        try:
-            if force is None:
-                raise PermissionError
-            sock.setsockopt(socket.SOL_SOCKET, force, cfg.rcvbuf)
-        except PermissionError:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, cfg.rcvbuf)
-        sock.bind((self.local_ip, 0))
-        sock.connect((self.client_ip, cfg.client_port))
-        secs = int(_POLL)
-        sock.setsockopt(
-            socket.SOL_SOCKET,
-            socket.SO_RCVTIMEO,
-            struct.pack("ll", secs, int((_POLL - secs) * 1e6)),
-        )
-        return sock
-
-    def _io(self) -> tuple[Callable[[], list[memoryview]], Callable[[list[bytes]], object]]:
-        """Batched recvmmsg/sendmmsg where the platform has them, else a packet at a time."""
+    def _loop(self) -> Outcome | None:
+        """Receive, record, ack; sleep no longer than the next deadline. The outcome at the end."""
+        session, recorder, lock = self.session, self.recorder, self.lock
+        assert session is not None and recorder is not None
         assert self.sock is not None
-        sock = self.sock
-        if self.config.batch and mmsg.available():
-            rx = mmsg.BatchReceiver(sock.fileno(), slot_size=self.config.max_datagram)
-            tx = mmsg.BatchSender(sock.fileno())
-            self._closers.append(rx.close)
-            return rx.receive, tx.send
-        buf = bytearray(self.config.max_datagram)
-        view = memoryview(buf)
-        recv_into = sock.recv_into
-
-        def receive() -> list[memoryview]:
-            return [view[: recv_into(buf)]]
-
-        return receive, self._send
-
-    def _loop(self) -> None:
-        assert self.session is not None and self.files is not None
-        session, files, lock = self.session, self.files, self.lock
-        receive, transmit = self._io()
+        receive, transmit = session_io(
+            self.sock, self.config, lambda: self.end_requested, self._closers, self.client_ip
+        )
+        receive_datagrams, next_event, handle = (
+            session.receive_datagrams,
+            session.next_event,
+            recorder.handle,
+        )
         monotonic = time.monotonic
-        next_look = monotonic() + _POLL
-        self._progress_t = monotonic()
-        self._progress_at = self._progress_t + self.config.progress_interval
-        self._progress_bytes = 0
+        now = monotonic()
+        self._progress_t, self._progress_bytes = now, 0
+        self._progress_at = now + self.config.progress_interval
+        wake = self._arm(now)
+        outcome: Outcome | None = None
         while True:
             try:
                 views: list[memoryview] | None = receive()
@@ -218,39 +184,63 @@ class SessionWorker:
             now = monotonic()
             if views:
                 self.batches += 1
+                state = session.state
                 with lock:
-                    for ev in session.receive_datagrams(views, now):
-                        if ev.__class__ is DataRunReceived:
-                            try:
-                                files.write_pieces(ev.offset, ev.pieces, ev.length)
-                            except StorageError as exc:
-                                self._storage_failed(exc)
-                                return
-                        else:
-                            self._on_event(ev, now)
+                    receive_datagrams(views, now)
+                    while (ev := next_event()) is not None:
+                        ended = handle(ev, now)
+                        if ended is not None:
+                            outcome = self._ended(ended, now)
                         if session.state is SessionState.FAILED:
-                            return
-                    acks = session.datagrams_to_send()
+                            return outcome
+                    acks = session.datagrams_to_send(now)
                     if acks:
                         transmit(acks)
-            if views is None or now >= next_look:
-                next_look = now + _POLL
-                if self._look(now):
-                    return
+                if session.state is not state:
+                    wake = self._arm(now)  # FINISHED: the linger deadline replaces the timeout
+                elif now + self._armed > wake:
+                    wake = self._arm(now)  # a receive starting now would wake too late
+            if views is None or now >= wake or self.end_requested:
+                outcome = self._look(now) or outcome
+                if session.state in _OVER:
+                    return outcome
+                wake = self._arm(now)
 
-    def _look(self, now: float) -> bool:
-        """Timers, requests from other threads, progress. True when the session is over."""
-        assert self.session is not None
+    def _arm(self, now: float) -> float:
+        """Set the receive timeout from the next deadline; return that deadline.
+
+        Far deadlines are armed at half the distance, so the timeout is set
+        again only a few times per deadline instead of once per batch while
+        data flows; an early wake just looks and arms again.
+        """
         session = self.session
+        assert session is not None and self.sock is not None
+        deadline = session.next_deadline()
+        wake = now + 3600.0 if deadline is None else deadline
+        if session.state is SessionState.OPEN:
+            wake = min(wake, self._progress_at)
+        left = wake - now
+        wait = max(left if left <= _EXACT else left / 2, _MIN_WAIT)
+        set_receive_timeout(self.sock, wait)
+        self._armed = wait
+        return wake
+
+    def _look(self, now: float) -> Outcome | None:
+        """Timers, requests from other threads, progress; the outcome if the dump ended."""
+        session, recorder = self.session, self.recorder
+        assert session is not None and recorder is not None
+        outcome: Outcome | None = None
         with self.lock:
             if self.end_requested:
                 session.time_out(now)
             session.handle_timer(now)
             while (ev := session.next_event()) is not None:
-                self._on_event(ev, now)
+                ended = recorder.handle(ev, now)
+                if ended is not None:
+                    outcome = self._ended(ended, now)
         if now >= self._progress_at and session.state is SessionState.OPEN:
             self._log_progress(now)
-        return session.state in _OVER
+        return outcome
 
     def _log_progress(self, now: float) -> None:
         assert self.session is not None
@@ -260,126 +250,29 @@ class SessionWorker:
         self._progress_bytes, self._progress_t = done, now
         self._progress_at = now + self.config.progress_interval
 
-    # -- events --------------------------------------------------------------
-
-    def _on_event(self, ev: ServerEvent, now: float) -> None:
-        if isinstance(ev, KdhReceived):
-            self._on_kdh(ev.raw)
-        elif isinstance(ev, KeyReceived):
-            self._on_key(ev.offset, ev.data)
-        elif isinstance(ev, FinishRequested):
-            self._on_finish(now)
-        elif isinstance(ev, SessionTimedOut):
-            self._on_timeout(now)
-        elif isinstance(ev, SessionEnded):
-            pass  # the loop sees the state and returns
-        # Dump data never comes here: the hot loop writes DataRunReceived itself.
-
-    def _on_kdh(self, raw: bytes) -> None:
-        assert self.files is not None
-        if len(raw) < KDH_SIZE:
-            log.warning("%s: bad KDH: packet too small (%d bytes)", self.client_ip, len(raw))
-            self.files.info(b"Bad KDH: packet too small\n")
-            return
-        kdh = KernelDumpHeader.parse(raw, lenient=True)  # netdumpd reads any version
-        if kdh.version not in (1, 2, 3, 4):
-            log.warning("%s: KDH version %d read as version 4", self.client_ip, kdh.version)
-        self.kdh = kdh
-        self.files.info(kdh.info_lines())
-        if not kdh.parity_ok:
-            log.warning("%s: KDH parity check failed", self.client_ip)
-        try:
-            self.files.rename_core(encrypted=kdh.encrypted, compression=self._compression())
-        except OSError as exc:
-            log.error("%s: cannot rename %s: %s", self.client_ip, self.files.vmcore_path, exc)
-
-    def _compression(self) -> str:
-        """The compression the KDH announces, if it is one a suffix exists for."""
-        name = self.kdh.compression_name if self.kdh is not None else "none"
-        return name if name in ("gzip", "zstd") else "none"
-
-    def _on_key(self, offset: int, data: bytes) -> None:
-        assert self.files is not None
-        try:
-            self.files.write_key(offset, data)
-        except StorageError as exc:
-            self._storage_failed(exc)
-
-    def _on_finish(self, now: float) -> None:
-        assert self.files is not None and self.session is not None
-        kdh = self.kdh
-        compressed = self._compression() != "none"
-        try:
-            self.files.sync(truncate_to=kdh.dumplength if compressed and kdh else None)
-        except StorageError as exc:
-            self._storage_failed(exc)
-            return
-        holes = self.session.missing(kdh.dumplength) if kdh is not None else []
-        if holes:
-            missing = sum(e - s for s, e in holes)
-            line = f"Dump incomplete: {missing} bytes missing at {_format_holes(holes)}\n"
-            self.files.info(line.encode())
-            reason = "error"
-            log.warning("%s: dump incomplete: %d bytes missing", self.client_ip, missing)
-        else:
-            self.files.info(b"Dump complete\n")
-            reason = "success"
-        self.files.link_last()
-        self.files.sync_dir()
-        self.files.close()
-        self.session.confirm_finished(now)
-        self._finish(reason, now)
-
-    def _on_timeout(self, now: float) -> None:
-        assert self.files is not None
-        try:
-            self.files.sync()
-        except StorageError as exc:
-            self._storage_failed(exc)  # what was received is not on disk: say so
-            return
-        self.files.info(b"Dump incomplete: client timed out\n")
-        self._finish("timeout", now)
-
-    def _storage_failed(self, exc: StorageError) -> None:
-        assert self.files is not None and self.session is not None
-        log.error("%s: %s", self.client_ip, exc)
-        self.session.fail()
-        self.files.info(b"Dump unsuccessful: %s\n" % str(exc).encode())
-        self._finish("error", time.monotonic())
-
-    def _abort(self, reason: str) -> None:
-        if self.session is not None and self.session.state not in _OVER:
-            self.session.fail()
-            if self.files is not None:
-                self.files.info(b"Dump unsuccessful: internal error\n")
-            self._finish(reason, time.monotonic())
-
-    def _finish(self, reason: str, now: float) -> None:
-        assert self.files is not None and self.session is not None
-        stats = self.session.stats
-        elapsed = now - self.session.started
+    def _ended(self, outcome: Outcome, now: float) -> Outcome:
+        """Log the end and run the handler, as soon as the dump has ended (not after the linger)."""
+        session, recorder = self.session, self.recorder
+        assert session is not None and recorder is not None and recorder.sink is not None
+        stats = session.stats
+        elapsed = now - session.started
+        sink = recorder.sink
         log.info(
             "%s: dump ended (%s): %d bytes in %.2fs (%.1f MB/s, %d packets in %d batches) -> %s",
             self.client_ip,
-            reason,
+            outcome,
             stats.data_bytes,
             elapsed,
             stats.data_bytes / max(elapsed, 1e-9) / 1e6,
             stats.packets,
             self.batches,
-            self.files.vmcore_path,
+            sink.core_path,
         )
-        self.server.handlers.run(
-            reason, self.client_ip, self.host, self.files.paths.info, self.files.vmcore_path
+        self.context.handlers.run(
+            outcome, self.client_ip, recorder.request.host, sink.info_path, sink.core_path
         )
-        self.server.record_outcome(reason)
+        return outcome
 
     def _send(self, datagrams: list[bytes]) -> None:
-        if self.sock is None:
-            return
-        for datagram in datagrams:
-            try:
-                self.sock.send(datagram)
-            except OSError as exc:
-                if exc.errno != errno.ECONNREFUSED:
-                    log.debug("%s: ack not sent: %s", self.client_ip, exc)
+        if self.sock is not None:
+            send_all(self.sock, datagrams, self.client_ip)

@@ -25,6 +25,7 @@ from debugnet.errors import (
     InvalidArgument,
     LocalProtocolError,
     NoSpace,
+    WireError,
 )
 from debugnet.transport.client_events import (
     ClientEvent,
@@ -38,7 +39,7 @@ from debugnet.transport.seed import SeedStrategy
 from debugnet.transport.strategy import OutMessage, SendStrategy, TransportStats
 from debugnet.transport.window import WindowStrategy
 from debugnet.wire.constants import NETDUMP_ACKPORT, NETDUMP_PORT
-from debugnet.wire.message import ACK, HEADER, Message, MessageHeader, MsgType
+from debugnet.wire.message import ACK, HEADER, Message, MessageHeader, MsgType, unpack_message
 
 log = logging.getLogger(__name__)
 
@@ -243,13 +244,10 @@ class ClientConnection:
             log.debug("ignoring non-ack packet on a half-duplex connection")
             self.stats.dropped_bad += 1
             return
-        n = len(data)
-        if n < _HDR:
-            self.stats.dropped_bad += 1
-            return
-        mtype, seqno, offset, length, aux2 = HEADER.unpack_from(data)
-        if length + _HDR > n:
-            log.debug("dropping short message (mh_len %d, %d bytes)", length, n)
+        try:  # the kernel's looser rule: bytes past mh_len are ignored
+            mtype, seqno, offset, length, aux2 = unpack_message(data, exact=False)
+        except WireError as exc:
+            log.debug("dropping bad message (%d bytes): %s", len(data), exc)
             self.stats.dropped_bad += 1
             return
         if mtype == _FINISHED:

@@ -25,7 +25,7 @@ from debugnet.wire.checksum import residue
 from debugnet.wire.constants import ETHER_HEADER_SIZE, ETHER_MIN_FRAME
 from debugnet.wire.ethernet import EtherType, check_mac, split_header
 from debugnet.wire.ipv4 import DEFAULT_TTL, VERSION_IHL, IpProto, Ipv4Flag, Ipv4Reject, check_addr
-from debugnet.wire.message import ACK, HEADER, Ack, Message, MessageHeader
+from debugnet.wire.message import ACK, Ack, Message, MessageHeader, unpack_message
 from debugnet.wire.octets import octets
 from debugnet.wire.udp import UdpReject
 
@@ -204,13 +204,7 @@ def parse_frame(
 
 def _message(data: bytes | bytearray | memoryview, end: int) -> Message:
     """``Message.parse`` of ``data[PAYLOAD_OFFSET:end]`` without slicing it twice."""
-    if end - PAYLOAD_OFFSET < MessageHeader.SIZE:
-        return Message.parse(data[PAYLOAD_OFFSET:end])  # raises the short-header error
-    header = MessageHeader(*HEADER.unpack_from(data, PAYLOAD_OFFSET))
-    if header.length != end - DATA_OFFSET:
-        raise WireError(
-            "message.mh_len", header.length, f"but {end - DATA_OFFSET} data bytes follow"
-        )
+    header = MessageHeader(*unpack_message(data, PAYLOAD_OFFSET, end))
     return Message(header, bytes(data[DATA_OFFSET:end]))
 
 

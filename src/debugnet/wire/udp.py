@@ -32,6 +32,7 @@ class UdpReject(StrEnum):
     LENGTH_SHORT = "length field smaller than the header"
     LENGTH_LONG = "length field larger than the bytes present"
     BAD_CHECKSUM = "checksum mismatch"
+    PORT_ZERO = "destination port 0"
 
 
 def pseudo_header_sum(src: int, dst: int, length: int) -> int:
@@ -91,6 +92,8 @@ class UdpDatagram:
         if size < UDP_HEADER_SIZE:
             raise WireError("udp.size", size, UdpReject.TOO_SHORT)
         sport, dport, length, cksum = HEADER.unpack_from(data)
+        if dport == 0:  # no socket can listen there (smoltcp's UdpRepr::parse agrees)
+            raise WireError("udp.dport", dport, UdpReject.PORT_ZERO)
         check_length(length, size)
         if (
             verify

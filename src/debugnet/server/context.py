@@ -1,0 +1,25 @@
+"""What a session worker is given: the server's shared parts and a callback, no listener.
+
+A worker built from a ``SessionContext`` and an ``on_done`` callback needs no
+``Server``: tests build one directly, and the listener imports the worker,
+never the other way round.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from debugnet.server.config import ServerConfig
+from debugnet.server.handler import HandlerRunner
+from debugnet.server.resolver import Resolver
+from debugnet.server.store import DumpStore
+
+
+@dataclass(frozen=True, slots=True)
+class SessionContext:
+    """What every session of one server shares: all a worker needs besides its client."""
+
+    config: ServerConfig
+    resolver: Resolver
+    handlers: HandlerRunner
+    store: DumpStore

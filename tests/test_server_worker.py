@@ -1,0 +1,80 @@
+"""A session worker on its own: a context and a callback, no listener, an in-memory store."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from debugnet.server.config import ServerConfig
+from debugnet.server.context import SessionContext
+from debugnet.server.handler import HandlerRunner
+from debugnet.server.recorder import Outcome
+from debugnet.server.resolver import Resolver
+from debugnet.server.worker import SessionWorker
+from debugnet.transport.server_session import Herald
+from tests.dumpclient import DumpClient
+from tests.memstore import MemoryStore
+from tests.netutil import free_loopback
+from tests.serverutil import kdh
+
+SERVER_IP = "127.0.0.1"
+
+
+class Done:
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.calls: list[tuple[SessionWorker, Outcome | None]] = []
+
+    def __call__(self, worker: SessionWorker, outcome: Outcome | None) -> None:
+        self.calls.append((worker, outcome))
+        self.event.set()
+
+
+@pytest.fixture(params=[True, False], ids=["recvmmsg", "recv"])
+def context(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[SessionContext, MemoryStore]]:
+    config = ServerConfig(tmp_path, timeout=600.0, linger=0.05, resolve=False, batch=request.param)
+    resolver = Resolver(enabled=False)
+    store = MemoryStore()
+    yield SessionContext(config, resolver, HandlerRunner(None, tmp_path), store), store
+    resolver.close()
+
+
+def start(context: SessionContext, client: DumpClient, done: Done) -> SessionWorker:
+    worker = SessionWorker(context, Herald(1), client.ip, SERVER_IP, done)
+    worker.start()
+    client.sock.settimeout(10)
+    ack, (_src, port) = client.sock.recvfrom(64)
+    assert ack == (1).to_bytes(4, "big")
+    client.port, client.seqno = port, 2
+    return worker
+
+
+def test_a_worker_records_a_dump_and_reports_once(
+    context: tuple[SessionContext, MemoryStore],
+) -> None:
+    ctx, store = context
+    done = Done()
+    with DumpClient(free_loopback((20024,)), SERVER_IP) as client:
+        worker = start(ctx, client, done)
+        data = bytes(range(256)) * 40
+        client.dump(data, kdh(len(data)))
+    assert done.event.wait(10)
+    assert done.calls == [(worker, Outcome.SUCCESS)]
+    sink = store.sinks[0]
+    assert bytes(sink.data) == data and sink.info_text.endswith(b"Dump complete\n")
+
+
+def test_request_end_wakes_an_idle_worker(context: tuple[SessionContext, MemoryStore]) -> None:
+    ctx, store = context
+    done = Done()
+    with DumpClient(free_loopback((20024,)), SERVER_IP) as client:
+        worker = start(ctx, client, done)
+        worker.request_end()  # the 600 s timeout is far away: only the wake-up can end it
+        assert done.event.wait(10)
+    assert done.calls == [(worker, Outcome.TIMEOUT)]
+    assert store.sinks[0].info_text.endswith(b"Dump incomplete: client timed out\n")
