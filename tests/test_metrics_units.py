@@ -45,8 +45,10 @@ def test_histogram_buckets_are_cumulative() -> None:
 def test_live_sessions_are_read_at_scrape_and_folded_once(tmp_path: Path) -> None:
     tally = Tally()
     stats = SessionStats()
-    tally.herald()
-    tally.herald(refused="dump_limit")
+    tally.herald("received")
+    tally.herald("accepted")
+    tally.herald("received")
+    tally.herald_refused("no_storage")
     tally.session_started(stats)
     stats.data_bytes, stats.acks = 1000, 3
     stats.drop("bad header")
@@ -66,7 +68,8 @@ def test_live_sessions_are_read_at_scrape_and_folded_once(tmp_path: Path) -> Non
     assert got[("debugnet_datagrams_dropped_total", (("reason", "bad_header"),))] == 1
     assert got[("debugnet_heralds_total", (("outcome", "received"),))] == 2
     assert got[("debugnet_heralds_total", (("outcome", "accepted"),))] == 1
-    assert got[("debugnet_heralds_refused_total", (("reason", "dump_limit"),))] == 1
+    assert got[("debugnet_heralds_total", (("outcome", "retransmitted"),))] == 0
+    assert got[("debugnet_heralds_refused_total", (("reason", "no_storage"),))] == 1
     key = ("debugnet_dumps_finished_total", (("reason", "none"), ("result", "complete")))
     assert got[key] == 1
     assert got[("debugnet_handler_runs_total", (("status", "0"),))] == 1

@@ -6,6 +6,7 @@ import logging
 import os
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from debugnet.errors import InvalidArgument
@@ -32,6 +33,8 @@ class HandlerRunner:
     def __init__(self, handler: Path | None, dumpdir: Path) -> None:
         self.handler = handler
         self.dumpdir = dumpdir
+        self.on_exit: Callable[[str], None] | None = None
+        """Told each run's exit status (``0``, ``1``, ``signal 9``, ``not started``)."""
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
@@ -64,9 +67,16 @@ class HandlerRunner:
             )
         except OSError as exc:
             log.error("handler %s failed to start: %s", argv[0], exc)
+            self._report("not started")
             return
         level = logging.INFO if proc.returncode == 0 else logging.WARNING
         log.log(level, "handler %s %s exited with status %d", argv[0], argv[1], proc.returncode)
+        code = proc.returncode
+        self._report(str(code) if code >= 0 else f"signal {-code}")
+
+    def _report(self, status: str) -> None:
+        if self.on_exit is not None:
+            self.on_exit(status)
 
     def wait(self, timeout: float = 10.0) -> None:
         with self._lock:

@@ -60,10 +60,12 @@ class ServerCollector:
 
         snap = self.sources.tally.snapshot()
         heralds = CounterMetricFamily(
-            "debugnet_heralds", "Heralds received, by outcome.", labels=["outcome"]
+            "debugnet_heralds",
+            "Heralds: received, accepted (a session started), retransmitted.",
+            labels=["outcome"],
         )
-        heralds.add_metric(["received"], snap.heralds_received)
-        heralds.add_metric(["accepted"], snap.heralds_accepted)
+        for outcome in ("received", "accepted", "retransmitted"):
+            heralds.add_metric([outcome], snap.heralds.get(outcome, 0))
         yield heralds
         refused = CounterMetricFamily(
             "debugnet_heralds_refused", "Heralds that got no session, by reason.", labels=["reason"]

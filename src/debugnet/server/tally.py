@@ -13,8 +13,9 @@ from __future__ import annotations
 import threading
 from bisect import bisect_left
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 DURATION_BUCKETS: tuple[float, ...] = (1, 5, 15, 60, 300, 900, 1800, 3600, 4 * 3600)
 """Seconds a dump took, from herald to its end."""
@@ -30,7 +31,9 @@ class LiveStats(Protocol):
     @property
     def acks(self) -> int: ...
     @property
-    def dropped(self) -> dict[str, int]: ...
+    def dropped(self) -> Mapping[Any, int]:
+        """Counts by reason (a ``str`` enum)."""
+        ...
 
 
 @dataclass(slots=True)
@@ -68,8 +71,9 @@ class Histogram:
 class Snapshot:
     """Everything the server counts, at one instant."""
 
-    heralds_received: int
-    heralds_accepted: int
+    heralds: dict[str, int]
+    """By outcome: received (every datagram on the herald port), accepted (a session
+    started), retransmitted (a herald for a session already running)."""
     heralds_refused: dict[str, int]
     sessions_active: int
     received_bytes: int
@@ -87,8 +91,7 @@ class Tally:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._live: dict[int, LiveStats] = {}
-        self._heralds_received = 0
-        self._heralds_accepted = 0
+        self._heralds: Counter[str] = Counter()
         self._refused: Counter[str] = Counter()
         self._bytes = 0
         self._acks = 0
@@ -98,14 +101,15 @@ class Tally:
         self._duration = Histogram(DURATION_BUCKETS)
         self._size = Histogram(SIZE_BUCKETS)
 
-    def herald(self, refused: str | None = None) -> None:
-        """A herald arrived; ``refused`` names why it got no session (None: accepted)."""
+    def herald(self, outcome: str) -> None:
+        """``received``, ``accepted`` or ``retransmitted``."""
         with self._lock:
-            self._heralds_received += 1
-            if refused is None:
-                self._heralds_accepted += 1
-            else:
-                self._refused[refused] += 1
+            self._heralds[outcome] += 1
+
+    def herald_refused(self, reason: str) -> None:
+        """A herald that got no session: malformed, wrong_source_port, no_storage, no_socket."""
+        with self._lock:
+            self._refused[reason] += 1
 
     def session_started(self, stats: LiveStats) -> None:
         with self._lock:
@@ -118,7 +122,7 @@ class Tally:
                 return
             self._bytes += stats.data_bytes
             self._acks += stats.acks
-            self._dropped.update(stats.dropped)
+            self._dropped.update({str(k): n for k, n in stats.dropped.items()})
 
     def dump_finished(self, result: str, reason: str, seconds: float, size: int) -> None:
         with self._lock:
@@ -135,10 +139,9 @@ class Tally:
             live = list(self._live.values())
             dropped = Counter(self._dropped)
             for stats in live:
-                dropped.update(dict(stats.dropped))
+                dropped.update({str(k): n for k, n in dict(stats.dropped).items()})
             return Snapshot(
-                heralds_received=self._heralds_received,
-                heralds_accepted=self._heralds_accepted,
+                heralds=dict(self._heralds),
                 heralds_refused=dict(self._refused),
                 sessions_active=len(live),
                 received_bytes=self._bytes + sum(s.data_bytes for s in live),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 
 from starlette.applications import Starlette
 
@@ -52,26 +53,18 @@ class WebServer:
         self.server.run(sockets=[self.sock])
 
     def start(self) -> None:
-        """Serve on a daemon thread; returns once the server accepts connections."""
-        started = threading.Event()
+        """Serve on a daemon thread; returns once the server accepts connections.
 
-        def run() -> None:
-            import asyncio
-
-            async def main() -> None:
-                await self.server.startup(sockets=[self.sock])
-                started.set()
-                if self.server.should_exit:
-                    return
-                await self.server.main_loop()
-                await self.server.shutdown(sockets=[self.sock])
-
-            asyncio.run(main())
-
-        self._thread = threading.Thread(target=run, name="web", daemon=True)
+        uvicorn installs signal handlers only on the main thread, so on this
+        one it leaves SIGINT/SIGTERM to the dump server.
+        """
+        self._thread = threading.Thread(target=self.serve, name="web", daemon=True)
         self._thread.start()
-        if not started.wait(30):
-            raise RuntimeError("dashboard did not start")
+        deadline = time.monotonic() + 30.0
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the dashboard did not start")
+            time.sleep(0.01)
 
     def close(self) -> None:
         self.server.should_exit = True
