@@ -77,7 +77,9 @@ class ServerCollector:
             "debugnet_sessions_active", "Dumps being received now.", value=snap.sessions_active
         )
         yield CounterMetricFamily(
-            "debugnet_received_bytes", "Dump data bytes received.", value=snap.received_bytes
+            "debugnet_received_bytes",
+            "Dump data bytes received, retransmitted copies included.",
+            value=snap.received_bytes,
         )
         yield CounterMetricFamily("debugnet_acks_sent", "Acks sent.", value=snap.acks_sent)
         dropped = CounterMetricFamily(
@@ -103,7 +105,9 @@ class ServerCollector:
         yield _histogram(
             "debugnet_dump_duration_seconds", "Time from herald to end of a dump.", snap.duration
         )
-        yield _histogram("debugnet_dump_size_bytes", "Dump data bytes per dump.", snap.size)
+        yield _histogram(
+            "debugnet_dump_size_bytes", "Size of each dump's vmcore when it ended.", snap.size
+        )
         yield from self._disk(GaugeMetricFamily)
         yield from self._optional(CounterMetricFamily, GaugeMetricFamily)
         yield InfoMetricFamily(

@@ -38,6 +38,7 @@ class Ended:
     """As the info file says it (``holes: 4000 bytes missing at ...``), None when complete."""
     seconds: float
     bytes: int
+    """The vmcore's size (data bytes received counts retransmitted copies too)."""
 
     @property
     def reason_label(self) -> str:
@@ -82,6 +83,7 @@ class Monitor:
 
     def __init__(self, tally: Tally | None = None) -> None:
         self.tally = tally or Tally()
+        self.tally.active = self.receiving
         self._lock = threading.Lock()
         self._live: dict[int, _Live] = {}
         self._listeners: list[Callable[[Ended], None]] = []
@@ -124,6 +126,10 @@ class Monitor:
         size: int,
     ) -> None:
         state, reason = read_outcome(info_path)
+        try:
+            size = core_path.stat().st_size  # what was kept, not what arrived (retransmits)
+        except OSError:
+            pass
         ended = Ended(client_ip, host, index, info_path, core_path, state, reason, seconds, size)
         self.tally.dump_finished(state, ended.reason_label, seconds, size)
         for listener in self._listeners:
@@ -135,7 +141,12 @@ class Monitor:
     def handler_ran(self, status: str) -> None:
         self.tally.handler_ran(status)
 
-    # -- for the dashboard -----------------------------------------------------
+    # -- for the dashboard and the metrics --------------------------------------
+
+    def receiving(self) -> int:
+        """Dumps being received now (sessions lingering after their end not counted)."""
+        with self._lock:
+            return sum(1 for i in self._live.values() if i.session.state is SessionState.OPEN)
 
     def arriving(self) -> list[SessionStatus]:
         """Dumps still being received, with their progress (read, never locked against)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -100,6 +100,9 @@ class Tally:
         self._handlers: Counter[str] = Counter()
         self._duration = Histogram(DURATION_BUCKETS)
         self._size = Histogram(SIZE_BUCKETS)
+        self.active: Callable[[], int] | None = None
+        """How many dumps are being received; without it, every live session counts
+        (a session lingers a little after its dump has ended, re-acking FINISHED)."""
 
     def herald(self, outcome: str) -> None:
         """``received``, ``accepted`` or ``retransmitted``."""
@@ -143,7 +146,7 @@ class Tally:
             return Snapshot(
                 heralds=dict(self._heralds),
                 heralds_refused=dict(self._refused),
-                sessions_active=len(live),
+                sessions_active=self.active() if self.active is not None else len(live),
                 received_bytes=self._bytes + sum(s.data_bytes for s in live),
                 acks_sent=self._acks + sum(s.acks for s in live),
                 datagrams_dropped=dict(dropped),

@@ -54,8 +54,9 @@ def stacked_days(
             )
         last = len(days) - 1
         if (i % 7 == 0 and last - i >= 3) or i == last:
+            anchor, at = ("end", x + bar_w) if i == last else ("middle", x + bar_w / 2)
             parts.append(
-                f'<text x="{x + bar_w / 2:.1f}" y="{height - 4}" text-anchor="middle" '
+                f'<text x="{at:.1f}" y="{height - 4}" text-anchor="{anchor}" '
                 f'class="axis">{escape(day[5:])}</text>'
             )
     parts.append("</svg>")
