@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,11 +13,12 @@ import pytest
 from debugnet.server.config import ServerConfig
 from debugnet.server.context import SessionContext
 from debugnet.server.handler import HandlerRunner
+from debugnet.server.listener import Server, _arrival
 from debugnet.server.recorder import Outcome
 from debugnet.server.resolver import Resolver
 from debugnet.server.worker import SessionWorker
 from debugnet.transport.server_session import Herald
-from tests.dumpclient import DumpClient
+from tests.dumpclient import DATA, DumpClient
 from tests.memstore import MemoryStore
 from tests.netutil import free_loopback
 from tests.serverutil import kdh
@@ -78,3 +81,32 @@ def test_request_end_wakes_an_idle_worker(context: tuple[SessionContext, MemoryS
         assert done.event.wait(10)
     assert done.calls == [(worker, Outcome.TIMEOUT)]
     assert store.sinks[0].info_text.endswith(b"Dump incomplete: client timed out\n")
+
+
+def test_a_herald_read_late_is_not_a_restart(context: tuple[SessionContext, MemoryStore]) -> None:
+    """A retransmitted herald the listener reads only after data came is still a retransmission."""
+    ctx, _store = context
+    done = Done()
+    with DumpClient(free_loopback((20024,)), SERVER_IP) as client:
+        worker = start(ctx, client, done)
+        client.send(DATA, b"x" * 100)
+        assert worker.acked_at is not None
+        assert worker.herald_again(Herald(1), 0.0, arrived=worker.acked_at - 0.01)
+        assert not worker.herald_again(Herald(1), 0.0, arrived=worker.acked_at + 0.01)
+        assert not worker.herald_again(Herald(1), 0.0)  # no timestamp: as netdumpd, a restart
+        worker.request_end()
+        assert done.event.wait(10)
+
+
+def test_the_listener_reads_when_a_herald_arrived(tmp_path: Path) -> None:
+    """SO_TIMESTAMP on the herald socket: the arrival time the worker compares with its ack."""
+    server = Server(ServerConfig(tmp_path, bind=SERVER_IP, port=0, resolve=False))
+    server.open()
+    assert server.sock is not None
+    before = time.time()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.sendto(b"x" * 24, server.address)
+        _data, ancdata, _flags, _peer = server.sock.recvmsg(64, 256)
+    arrived = _arrival(ancdata)
+    server.shutdown()
+    assert arrived is not None and before - 1.0 <= arrived <= time.time() + 1.0

@@ -34,6 +34,17 @@ log = logging.getLogger(__name__)
 
 _IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8 if sys.platform.startswith("linux") else None)
 _IP_RECVDSTADDR = getattr(socket, "IP_RECVDSTADDR", None)
+_SO_TIMESTAMP = getattr(socket, "SO_TIMESTAMP", 29 if sys.platform.startswith("linux") else None)
+_TIMEVAL = struct.Struct("@ll")
+
+
+def _arrival(ancdata: list[tuple[int, int, bytes]]) -> float | None:
+    """When the kernel took the datagram in (SO_TIMESTAMP, wall clock), if it said."""
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMP and len(data) >= _TIMEVAL.size:
+            sec, usec = _TIMEVAL.unpack_from(data)
+            return float(sec + usec / 1e6)
+    return None
 
 
 def _destination(ancdata: list[tuple[int, int, bytes]], fallback: str) -> str:
@@ -98,6 +109,11 @@ class Server:
             if opt is not None:
                 sock.setsockopt(socket.IPPROTO_IP, opt, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, 200_000))
+        if _SO_TIMESTAMP is not None:
+            try:  # tells a late herald retransmission from a client that started over
+                sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMP, 1)
+            except OSError as exc:
+                log.debug("SO_TIMESTAMP: %s", exc)
         sock.bind((cfg.bind, cfg.port))
         self.sock = sock
 
@@ -110,7 +126,7 @@ class Server:
     def serve_forever(self) -> None:
         assert self.sock is not None
         recvmsg = self.sock.recvmsg
-        cmsg_space = socket.CMSG_SPACE(12)
+        cmsg_space = socket.CMSG_SPACE(12) + socket.CMSG_SPACE(_TIMEVAL.size)
         while not self._stop.is_set():
             try:
                 data, ancdata, _flags, peer = recvmsg(self.config.max_datagram, cmsg_space)
@@ -173,7 +189,7 @@ class Server:
         with self._lock:
             old = self._workers.get(ip)
         if old is not None:
-            if old.herald_again(herald, now):
+            if old.herald_again(herald, now, _arrival(ancdata)):
                 self.counters[ListenerCounter.HERALD_RETRANSMISSIONS] += 1
                 self.monitor.herald("retransmitted")
                 return

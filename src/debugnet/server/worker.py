@@ -57,6 +57,8 @@ class SessionWorker:
         self.session: ServerSession | None = None
         self.recorder: DumpRecorder | None = None
         self.end_requested = False
+        self.acked_at: float | None = None
+        """Wall-clock time just before the herald's first ack was sent."""
         self.sock: socket.socket | None = None
         self._closers: list[Callable[[], None]] = []
         self.batches = 0
@@ -68,8 +70,17 @@ class SessionWorker:
 
     # -- called from other threads -------------------------------------------
 
-    def herald_again(self, herald: Herald, now: float) -> bool:
-        """False when the client has started over after sending data."""
+    def herald_again(self, herald: Herald, now: float, arrived: float | None = None) -> bool:
+        """False when the client has started over after sending data.
+
+        ``arrived`` is when the kernel received the herald (wall clock): one
+        that came in before our first ack went out was sent before the client
+        could have started this session, let alone started over. It is a
+        retransmission the listener was late to read, whatever data came since.
+        """
+        acked_at = self.acked_at
+        if arrived is not None and acked_at is not None and arrived < acked_at:
+            return True
         if not self.lock.acquire(timeout=0.05):
             return True  # busy syncing; the client will send its herald again
         try:
@@ -149,6 +160,7 @@ class SessionWorker:
         self.context.monitor.session_started(host, self.client_ip, session, self._kdh_length)
         with self.lock:
             self.session = session
+            self.acked_at = time.time()
             self._send(session.datagrams_to_send(now))
         log.info(
             "%s: dump from %s [%s] started -> %s",
