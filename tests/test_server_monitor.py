@@ -1,4 +1,4 @@
-"""The server's Monitor, fed by a real in-process server: heralds, live progress, ends, CLI checks."""
+"""The server's Monitor under a real in-process server: heralds, progress, ends; CLI checks."""
 
 from __future__ import annotations
 

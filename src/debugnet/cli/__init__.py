@@ -24,7 +24,11 @@ SUBCOMMANDS: dict[str, str] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="debugnet", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="debugnet",
+        description="Network crash dumps: a netdumpd-compatible server and a sending client.",
+        epilog="`debugnet COMMAND -h` describes each command's options.",
+    )
     parser.add_argument("--version", action="version", version=f"debugnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, help_text in SUBCOMMANDS.items():
@@ -35,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):
+        # A usage error as argparse treats a missing argument (exit 2), but with
+        # the list of commands rather than only "the following arguments are required".
+        parser.print_help(sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     module = importlib.import_module(f"debugnet.cli.{args.command}")
     try:

@@ -6,10 +6,10 @@ import argparse
 import math
 import socket
 import sys
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
+from debugnet.cli.progressbar import Progress
 from debugnet.errors import ConnectionReset, InvalidArgument, NoEntry, TimedOut
 
 if TYPE_CHECKING:
@@ -60,41 +60,6 @@ def route_source(server: str) -> str:
         probe.close()
 
 
-class Progress:
-    """A one-line bar redrawn in place on a terminal."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.start = time.monotonic()
-        self.width = 0
-
-    def __call__(self, p: object) -> None:
-        from debugnet.netdump.client import DumpProgress
-
-        assert isinstance(p, DumpProgress)
-        elapsed = max(time.monotonic() - self.start, 1e-6)
-        rate = p.bytes_acked / elapsed
-        parts = [f"{p.bytes_acked / 1e6:9.1f} MB"]
-        if p.size:
-            frac = min(p.bytes_read / p.size, 1.0)
-            bar = "#" * int(frac * 20)
-            parts.append(f"of {p.size / 1e6:.1f} [{bar:<20}] {frac:4.0%}")
-        parts.append(f"{rate / 1e6:6.1f} MB/s  retrans {p.retransmissions}")
-        if p.size and rate > 0:
-            left = max(p.size - p.bytes_read, 0) / rate
-            parts.append(f"ETA {int(left) // 60}:{int(left) % 60:02d}")
-        line = "  ".join(parts)
-        pad = max(self.width - len(line), 0)
-        self.width = len(line)
-        self.out.write("\r" + line + " " * pad)
-        self.out.flush()
-
-    def end(self) -> None:
-        if self.width:
-            self.out.write("\n")
-            self.out.flush()
-
-
 def encryption_for(args: argparse.Namespace) -> DumpEncryption | None:
     """The key and cipher for --encrypt; cryptography is imported only then."""
     if args.encrypt is None:
@@ -134,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         config = TransportConfig(mode=mode, npolls=max(int(per_round) - 1, 1))
     encryption = encryption_for(args)
     client = args.client or route_source(args.server)
-    bar = Progress(sys.stderr) if sys.stderr.isatty() else None
+    bar = Progress(sys.stderr, compressing=bool(args.compress)) if sys.stderr.isatty() else None
     with open_source(args.file) as src:
         try:
             result = send_dump(
@@ -161,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         comp += f", encrypted ({args.cipher or 'chacha20'})"
     print(
         f"sent {src.name} ({result.bytes_sent} bytes{comp}) to {args.server} "
-        f"port {result.server_port} in {result.seconds:.2f} s, {result.mbps:.1f} MB/s, "
+        f"port {args.port} in {result.seconds:.2f} s, {result.mbps:.1f} MB/s, "
         f"{args.mode} mode, {result.retransmissions} retransmissions"
     )
     return 0

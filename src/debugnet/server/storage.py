@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from debugnet.server.naming import index_names, output_dir, vmcore_name
@@ -48,6 +48,7 @@ def _write_bounds(directory: Path, host: str, value: int) -> None:
     tmp = directory / f".bounds.{host}.tmp"
     try:
         tmp.write_text(f"{value}\n")
+        tmp.chmod(0o600)  # every file in the dump directory is 0600, as the README says
         os.replace(tmp, directory / f"bounds.{host}")
     except OSError as exc:
         log.warning("cannot update bounds.%s in %s: %s", host, directory, exc)
@@ -299,13 +300,19 @@ class DirectoryStore:
     default_path: str = "."
     max_dumps: int = 1024
     write_buffer: int = 256 * 1024
+    # (client, herald path) pairs already warned about falling back to the default path
+    _warned: set[tuple[str, str]] = field(default_factory=set, repr=False, compare=False)
+    _warned_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def default_dir(self) -> Path:
         return self.root / self.default_path
 
     def directory(self, request: DumpRequest) -> Path:
-        return output_dir(self.root, self.default_path, request.herald_path, request.client_ip)
+        with self._warned_lock:  # sessions create their dumps concurrently
+            return output_dir(
+                self.root, self.default_path, request.herald_path, request.client_ip, self._warned
+            )
 
     def create(self, request: DumpRequest) -> DumpFiles:
         """Create the dump in the herald's directory, else in the default one; log failures."""
