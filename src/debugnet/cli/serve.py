@@ -81,5 +81,7 @@ def run(args: argparse.Namespace) -> int:
     return run_server(
         config,
         Path(args.pidfile) if args.pidfile else None,
-        extras=lambda server: serve_extras.start(args, server),
+        extras=(lambda server: serve_extras.start(args, server))
+        if serve_extras.wanted(args)
+        else None,
     )

@@ -55,8 +55,15 @@ class LiveView:
         ]
 
 
+def wanted(args: argparse.Namespace) -> bool:
+    """Whether any extra was asked for (a plain server imports none of their code)."""
+    return bool(args.notify or args.metrics or args.web or args.auth_file)
+
+
 def check(args: argparse.Namespace) -> None:
     """Refuse bad options before the server binds anything."""
+    if not wanted(args):
+        return
     from debugnet.server.metrics import parse_address
     from debugnet.server.notify import check_url
 
