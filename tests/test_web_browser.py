@@ -126,6 +126,17 @@ def test_browser_dashboard(dashboard: tuple[str, Known], tmp_path: Path) -> None
         assert width <= 390
         small.screenshot(path=str(shots / "overview-phone.png"), full_page=True)
 
+        # Delete a dump: the browser asks first (dismissed: nothing happens), then does it.
+        doomed = f"{known.host_b}.2"
+        page.goto(f"{base}/dumps/{doomed}")
+        page.once("dialog", lambda dialog: dialog.dismiss())
+        page.click("button:has-text('Delete this dump')")
+        assert page.url.endswith(f"/dumps/{doomed}")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("button:has-text('Delete this dump')")
+        page.wait_for_selector("text=5 shown of 5 matching")
+        assert not (known.dumpdir / f"vmcore.{doomed}").exists()
+
         page.click("button:has-text('Log out')")
         page.wait_for_selector("h1:has-text('Log in')")
         page.goto(base + "/dumps")

@@ -74,6 +74,9 @@ def test_overview(client: TestClient, known: Known) -> None:
     assert html.count("<rect") == 2  # today's bar: complete and incomplete
     assert "complete: 4</title>" in html and "incomplete: 2</title>" in html
     assert TCP_SIG in html and "watchdog timeout" in html  # all signatures are new
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["cache-control"] == "no-store"
+    assert "<script>" not in html and "onsubmit" not in html  # no inline code for the CSP
     partial = client.get("/partials/arriving")
     assert partial.status_code == 200 and "arriving-row" in partial.text
 
