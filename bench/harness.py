@@ -129,11 +129,17 @@ def floor_server(
 
 @contextmanager
 def our_server(
-    addr: str, directory: Path, log: Path, *, prefix: Sequence[str] = ()
+    addr: str,
+    directory: Path,
+    log: Path,
+    *,
+    prefix: Sequence[str] = (),
+    extra: Sequence[str] = (),
 ) -> Iterator[Process]:
-    """``debugnet serve`` on ``addr`` without name lookups, logging warnings only."""
+    """``debugnet serve`` on ``addr`` without name lookups, logging warnings only;
+    ``extra`` arguments last (``--no-catalogue``)."""
     argv = [sys.executable, "-m", "debugnet", "serve", "--bind", addr, "--dir", str(directory)]
-    proc = Process([*prefix, *argv, "--no-resolve", "--log-level", "warning"], log)
+    proc = Process([*prefix, *argv, "--no-resolve", "--log-level", "warning", *extra], log)
     try:
         proc.wait_for(SERVE_READY, 15.0)
         yield proc

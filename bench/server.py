@@ -176,6 +176,8 @@ def parse_fields(line: str) -> dict[str, str]:
 # CPU pinning (--pin, the default on 2+ CPUs): servers on CPU 0, clients on CPU 1, as
 # when the client is another machine. Set once by main().
 PIN: dict[str, list[str]] = {"server": [], "client": []}
+SERVE_ARGS: list[str] = []
+"""Extra `debugnet serve` arguments (--serve-arg), e.g. --no-catalogue to measure its cost."""
 
 
 def pinned(role: str, argv: list[str]) -> list[str]:
@@ -191,7 +193,9 @@ def floor_server(tools: Tools, addr: str, directory: Path, work: Path) -> Iterat
 
 @contextmanager
 def our_server(addr: str, directory: Path, work: Path) -> Iterator[Process]:
-    with harness.our_server(addr, directory, work / "ours.stderr", prefix=PIN["server"]) as proc:
+    with harness.our_server(
+        addr, directory, work / "ours.stderr", prefix=PIN["server"], extra=SERVE_ARGS
+    ) as proc:
         yield proc
 
 
@@ -656,6 +660,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--no-write", action="store_true", help="print the report only")
     p.add_argument(
+        "--serve-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="pass ARG to debugnet serve (repeatable), e.g. --serve-arg=--no-catalogue",
+    )
+    p.add_argument(
         "--pin",
         action=argparse.BooleanOptionalAction,
         default=(os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None,
@@ -673,6 +684,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.pin:
         PIN["server"], PIN["client"] = ["taskset", "-c", "0"], ["taskset", "-c", "1"]
+    SERVE_ARGS[:] = args.serve_arg
     signal.signal(signal.SIGTERM, _terminated)
     plan = QUICK if args.quick else FULL
     plan = dataclasses.replace(plan, reps=args.reps or plan.reps, crowd_delay=args.crowd_delay)

@@ -37,12 +37,22 @@ class Dialect:
     """The driver's base exception (its DB-API ``Error``)."""
 
 
+def _text(value: str) -> str:
+    """Valid UTF-8 for the database: bytes a client sent that are not (kept by
+    surrogateescape in KDH strings) become U+FFFD."""
+    if value.isascii():
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _to_row(record: DumpRecord) -> tuple[Any, ...]:
-    values: list[Any] = [record.id]
+    values: list[Any] = [_text(record.id)]
     for name in _FIELDS:
         value = getattr(record, name)
-        if name == "files":
-            value = json.dumps(value)
+        if isinstance(value, str):
+            value = _text(value)
+        elif name == "files":
+            value = json.dumps([_text(f) for f in value])
         elif name == "state":
             value = value.value
         elif name in _BOOLS and value is not None:
@@ -120,7 +130,7 @@ class SqlCatalogue(Catalogue):
                 self._exec(statement)
             self._exec(sql.SET_VERSION, (str(target + 1),))
             self._db.commit()
-            log.info("catalogue schema migrated to version %d", target + 1)
+            log.debug("catalogue schema migrated to version %d", target + 1)
 
     def commit(self) -> None:
         self._db.commit()

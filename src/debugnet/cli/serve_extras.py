@@ -116,7 +116,14 @@ def _start(args: argparse.Namespace, server: Server, closers: list[Callable[[], 
         notifier = Notifier(args.notify, dashboard)
         closers.append(notifier.close)
     if args.web or notifier is not None:
-        feed = EndedFeed(dumpdir, open_catalogue(dumpdir), notifier.submit if notifier else None)
+        served = server.catalogue  # the server's own catalogue, unless --no-catalogue
+        feed = EndedFeed(
+            dumpdir,
+            open_catalogue(dumpdir),
+            notifier.submit if notifier else None,
+            writer=served.writer if served is not None else None,
+            layout=server.config.layout,
+        )
         server.monitor.on_ended(feed.submit)
         closers.append(feed.close)
     if args.metrics:

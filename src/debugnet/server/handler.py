@@ -30,11 +30,18 @@ class HandlerRunner:
     thread that logs the exit status; ``wait`` lets shutdown finish them.
     """
 
-    def __init__(self, handler: Path | None, dumpdir: Path) -> None:
+    def __init__(
+        self,
+        handler: Path | None,
+        dumpdir: Path,
+        on_exit: Callable[[Path, int], None] | None = None,
+    ) -> None:
         self.handler = handler
         self.dumpdir = dumpdir
-        self.on_exit: Callable[[str], None] | None = None
-        """Told each run's exit status (``0``, ``1``, ``signal 9``, ``not started``)."""
+        self.on_exit = on_exit
+        """Told (info file, exit status) when a handler exits: the catalogue records it."""
+        self.on_status: Callable[[str], None] | None = None
+        """Told each run's exit status as a word (``0``, ``3``, ``signal 9``, ``not started``)."""
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
@@ -49,7 +56,7 @@ class HandlerRunner:
             self._relative(info),
             self._relative(core),
         ]
-        thread = threading.Thread(target=self._run, args=(argv,), name="handler", daemon=True)
+        thread = threading.Thread(target=self._run, args=(argv, info), name="handler", daemon=True)
         with self._lock:
             self._threads = [t for t in self._threads if t.is_alive()]
             self._threads.append(thread)
@@ -60,23 +67,25 @@ class HandlerRunner:
         directory = os.path.relpath(path.parent, self.dumpdir)
         return f"{directory}/{path.name}"
 
-    def _run(self, argv: list[str]) -> None:
+    def _run(self, argv: list[str], info: Path) -> None:
         try:
             proc = subprocess.run(
                 argv, cwd=self.dumpdir, env={}, stdin=subprocess.DEVNULL, check=False
             )
         except OSError as exc:
             log.error("handler %s failed to start: %s", argv[0], exc)
-            self._report("not started")
+            self._status("not started")
             return
         level = logging.INFO if proc.returncode == 0 else logging.WARNING
         log.log(level, "handler %s %s exited with status %d", argv[0], argv[1], proc.returncode)
         code = proc.returncode
-        self._report(str(code) if code >= 0 else f"signal {-code}")
-
-    def _report(self, status: str) -> None:
+        self._status(str(code) if code >= 0 else f"signal {-code}")
         if self.on_exit is not None:
-            self.on_exit(status)
+            self.on_exit(info, proc.returncode)
+
+    def _status(self, status: str) -> None:
+        if self.on_status is not None:
+            self.on_status(status)
 
     def wait(self, timeout: float = 10.0) -> None:
         with self._lock:
