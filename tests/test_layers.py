@@ -18,6 +18,7 @@ ORDER = [
     "devices",
     "inet",
     "netdump",
+    "netgdb",
     "triage",
     "catalogue",
     "web",

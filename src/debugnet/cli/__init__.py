@@ -20,7 +20,13 @@ SUBCOMMANDS: dict[str, str] = {
     "ifconfig": "show the interface table as the debugnet stack sees it",
     "dumps": "list, triage, decrypt and extract the dumps the server collected",
     "web": "the dashboard and JSON API over a dump directory",
+    "netgdb-proxy": "bridge a panicked kernel's netgdb to gdb's target remote",
+    "netgdb-target": "play a panicked kernel's netgdb over a memory image (for practice and tests)",
 }
+
+
+def _module(name: str) -> str:
+    return f"debugnet.cli.{name.replace('-', '_')}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"debugnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, help_text in SUBCOMMANDS.items():
-        module = importlib.import_module(f"debugnet.cli.{name}")
+        module = importlib.import_module(_module(name))
         module.configure(sub.add_parser(name, help=help_text, description=help_text))
     return parser
 
@@ -45,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     args = parser.parse_args(argv)
-    module = importlib.import_module(f"debugnet.cli.{args.command}")
+    module = importlib.import_module(_module(args.command))
     try:
         code: int = module.run(args)
     except DebugnetError as exc:

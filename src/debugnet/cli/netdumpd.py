@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from debugnet.errors import DebugnetError
@@ -67,10 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p  # fmt: skip
 
 
-def _daemonize() -> None:
-    """Detach as daemon(3) does: fork, new session, fork, stdio to /dev/null."""
+def _daemonize(ready: Callable[[], None]) -> None:
+    """Detach as daemon(3) does: fork, new session, fork, stdio to /dev/null.
+
+    The starting process exits only once the daemon has run ``ready`` (its
+    pid in the pidfile), so an rc script that reads the pidfile right after
+    netdumpd returns never finds the pid of a process that has already gone.
+    """
+    r, w = os.pipe()
     if os.fork() > 0:
-        os._exit(0)
+        os.close(w)
+        ok = os.read(r, 1)
+        os._exit(0 if ok else 1)
+    os.close(r)
     os.setsid()
     if os.fork() > 0:
         os._exit(0)
@@ -78,6 +87,9 @@ def _daemonize() -> None:
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     os.close(devnull)
+    ready()
+    os.write(w, b"1")
+    os.close(w)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

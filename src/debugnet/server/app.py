@@ -95,13 +95,14 @@ def run_server(
     config: ServerConfig,
     pidfile: Path | None,
     name: str = "debugnet serve",
-    detach: Callable[[], None] | None = None,
+    detach: Callable[[Callable[[], None]], None] | None = None,
     extras: Callable[[Server], Callable[[], None]] | None = None,
 ) -> int:
     """Serve until SIGINT/SIGTERM; every open session then ends as timed out. Exit status 0.
 
     ``detach`` (daemonizing) runs after the pidfile is held and the socket is
-    bound, so a second instance or a taken port is reported, not hidden.
+    bound, so a second instance or a taken port is reported, not hidden; it
+    calls back in the daemon to put the daemon's pid in the pidfile.
     ``extras`` (dashboard, metrics, alerts) start after that, beside the
     server, and return the function that stops them.
     """
@@ -126,9 +127,7 @@ def run_server(
         host, port = server.address
         print(f"{name}: listening on udp {host}:{port}, dumps go to {config.dumpdir}", flush=True)
         if detach is not None:
-            detach()
-            if lock is not None:
-                lock.rewrite()
+            detach(lock.rewrite if lock is not None else lambda: None)
         if extras is not None:
             stop_extras = extras(server)
         server.serve_forever()
