@@ -15,4 +15,11 @@ def test_every_dump_file_is_private(run_server) -> None:  # type: ignore[no-unty
         c.dump(b"m" * 3000, kdh(3000))
     wait_for(lambda: (srv.dumpdir / f"info.{ip}.0").read_text().endswith("Dump complete\n"))
     modes = {p.name: file_mode(p) for p in srv.dumpdir.iterdir() if not p.is_symlink()}
-    assert modes == {f"vmcore.{ip}.0": 0o600, f"info.{ip}.0": 0o600, f"bounds.{ip}": 0o600}
+    catalogue = {n: 0o600 for n in modes if n.startswith("catalogue.sqlite")}  # -wal, -shm
+    assert "catalogue.sqlite" in catalogue
+    assert modes == {
+        f"vmcore.{ip}.0": 0o600,
+        f"info.{ip}.0": 0o600,
+        f"bounds.{ip}": 0o600,
+        **catalogue,
+    }
