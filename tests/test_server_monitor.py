@@ -64,3 +64,36 @@ def test_serve_refuses_a_public_dashboard_without_users(
     assert "not an http(s) URL" in capsys.readouterr().err
     assert main([*base, "--metrics", "nowhere"]) == 1
     assert "expected ADDR:PORT" in capsys.readouterr().err
+
+
+def test_feed_catalogues_and_alerts_for_a_server_without_catalogue(tmp_path: Path) -> None:
+    """`serve --no-catalogue --web`: the feed reads the record from the files and keeps it."""
+    from debugnet.catalogue import open_catalogue
+    from debugnet.server.feed import EndedFeed
+    from debugnet.server.notify import DumpEnded
+
+    srv = start_any_port(tmp_path / "crash", catalogue=False)
+    alerts: list[DumpEnded] = []
+    catalogue = open_catalogue(srv.dumpdir)
+    feed = EndedFeed(srv.dumpdir, catalogue, alerts.append)
+    srv.server.monitor.on_ended(feed.submit)
+    client = free_loopback(ports=(20024,), avoid={srv.ip})
+    try:
+        for _ in range(2):
+            with DumpClient(client, *srv.server.address) as c:
+                c.herald()
+                c.dump(b"p" * 5000, kdh(5000, panicstring="no catalogue here"))
+        wait_for(lambda: len(alerts) == 2)
+    finally:
+        srv.stop()
+        feed.close()
+    first, second = alerts
+    assert (first.id, first.state, first.signature) == (
+        f"{client}.0",
+        "complete",
+        "no catalogue here",
+    )
+    assert first.new_signature and not second.new_signature
+    record = catalogue.get(f"{client}.1")
+    assert record is not None and record.ip == client and record.bytes == 5000
+    catalogue.close()
