@@ -21,7 +21,7 @@ SUBCOMMANDS: dict[str, str] = {
     "dumps": "list, triage, decrypt and extract the dumps the server collected",
     "web": "the dashboard and JSON API over a dump directory",
     "netgdb-proxy": "bridge a panicked kernel's netgdb to gdb's target remote",
-    "netgdb-target": "play a panicked kernel's netgdb over a memory image (for practice and tests)",
+    "netgdb-target": "play a panicked kernel's netgdb over a memory image (practice, tests)",
 }
 
 
@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="debugnet",
         description="Network crash dumps: a netdumpd-compatible server and a sending client.",
         epilog="`debugnet COMMAND -h` describes each command's options.",
+        # room for the longest command name, so each command stays on one line
+        formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=24, width=100),
     )
     parser.add_argument("--version", action="version", version=f"debugnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
