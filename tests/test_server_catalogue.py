@@ -264,3 +264,33 @@ def test_write_error_is_failed(
     r = record_when(srv.dumpdir, f"{ip}.0", signed)
     assert (r.state, r.handler) == (DumpState.FAILED, "error")
     assert r.reason == "write error @ offset 00020000: No space left on device"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_disk_full_then_freed(tmp_path: Path) -> None:
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], check=True)
+    try:
+        srv = start_server(mnt, port=PORT, write_buffer=128 * 1024)
+        try:
+            ip = free_loopback((20024,))
+            with DumpClient(ip, srv.ip, server_port=PORT, retries=5) as c:
+                c.herald()
+                c.send(KDH, kdh(4 << 20))
+                with pytest.raises(ClientTimeout):  # the disk fills; the session fails
+                    for off in range(0, 4 << 20, 65536):
+                        c.send(DATA, b"\xab" * 65536, off)
+            info = mnt / f"info.{ip}.0"
+            wait_for(lambda: "Dump unsuccessful" in info.read_text())
+            os.unlink(mnt / f"vmcore.{ip}.0")  # the operator frees the disk
+            ip2 = free_loopback((20024,), avoid={ip})
+            send_dump(srv.ip, b"ok" * 100, client=ip2, server_port=PORT)
+            r = record_when(mnt, f"{ip}.0", signed)  # the failed write was retried
+            assert r.state is DumpState.FAILED and r.reason is not None
+            assert r.reason.endswith("No space left on device")
+            assert record_when(mnt, f"{ip2}.0", signed).state is DumpState.COMPLETE
+        finally:
+            srv.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)

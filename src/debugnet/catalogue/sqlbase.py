@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from debugnet.catalogue import sql
-from debugnet.catalogue.base import Catalogue
+from debugnet.catalogue.base import Catalogue, CatalogueUnavailable
 from debugnet.catalogue.record import DumpRecord, Group, ListQuery
 from debugnet.errors import DebugnetError, InvalidArgument
 from debugnet.triage.info import DumpState
@@ -108,14 +108,17 @@ class SqlCatalogue(Catalogue):
 
     def _exec(self, text: str, params: Sequence[Any] = ()) -> Any:
         cur = self._db.cursor()
-        cur.execute(self._q(text), params)
+        try:
+            cur.execute(self._q(text), params)
+        except self._dialect.error as exc:
+            self._db.rollback()
+            raise CatalogueUnavailable(f"catalogue: {exc}") from exc
         return cur
 
     def _version(self) -> int:
         try:
             row = self._exec(sql.GET_VERSION).fetchone()
-        except self._dialect.error:  # no meta table yet: a new database
-            self._db.rollback()
+        except CatalogueUnavailable:  # no meta table yet: a new database
             return 0
         return int(row[0]) if row else 0
 
@@ -133,13 +136,18 @@ class SqlCatalogue(Catalogue):
             log.debug("catalogue schema migrated to version %d", target + 1)
 
     def commit(self) -> None:
-        self._db.commit()
+        """Commit; on failure (a full disk) roll back, so the next write starts clean."""
+        try:
+            self._db.commit()
+        except self._dialect.error as exc:
+            self._db.rollback()
+            raise CatalogueUnavailable(f"catalogue: {exc}") from exc
 
     # -- the interface ---------------------------------------------------------
 
     def put(self, record: DumpRecord) -> None:
         self._exec(sql.UPSERT, _to_row(record))
-        self._db.commit()
+        self.commit()
 
     def update(self, dump_id: str, **changes: object) -> None:
         bad = set(changes) - _UPDATABLE
@@ -215,7 +223,7 @@ class SqlCatalogue(Catalogue):
         removed = 0
         for dump_id in dump_ids:
             removed += self._exec(sql.DELETE_ONE, (dump_id,)).rowcount
-        self._db.commit()
+        self.commit()
         return removed
 
     def merge(self, a: str, b: str) -> str:
@@ -227,7 +235,7 @@ class SqlCatalogue(Catalogue):
             self._exec(sql.REPOINT, (target, old))
             self._exec(sql.ADD_MERGE, (old, target))
             self._exec(sql.ADD_MERGE, (b, target))
-        self._db.commit()
+        self.commit()
         return str(target)
 
     def receiving(self, collector: str) -> list[DumpRecord]:
@@ -240,7 +248,7 @@ class SqlCatalogue(Catalogue):
         cur = self._db.cursor()
         rows = [_to_row(r) for r in records]
         cur.executemany(self._q(sql.UPSERT), rows)
-        self._db.commit()
+        self.commit()
         return len(rows)
 
     def count(self) -> int:

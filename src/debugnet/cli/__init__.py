@@ -17,11 +17,12 @@ from debugnet.errors import DebugnetError
 SUBCOMMANDS: dict[str, str] = {
     "serve": "receive kernel dumps (a netdumpd-compatible server)",
     "send": "send a file or memory image to a dump server",
+    "netdump": "send over the raw path, with ddb's -s/-g/-c/-i",
     "ifconfig": "show the interface table as the debugnet stack sees it",
-    "dumps": "list, triage, decrypt and extract the dumps the server collected",
-    "web": "the dashboard and JSON API over a dump directory",
     "netgdb-proxy": "bridge a panicked kernel's netgdb to gdb's target remote",
     "netgdb-target": "play a panicked kernel's netgdb over a memory image (practice, tests)",
+    "dumps": "list, triage, decrypt and extract the dumps the server collected",
+    "web": "the dashboard and JSON API over a dump directory",
 }
 
 
@@ -32,7 +33,10 @@ def _module(name: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="debugnet",
-        description="Network crash dumps: a netdumpd-compatible server and a sending client.",
+        description=(
+            "Network crash dumps and remote debugging: a netdumpd-compatible server,"
+            " a sending client, and a netgdb proxy."
+        ),
         epilog="`debugnet COMMAND -h` describes each command's options.",
         # room for the longest command name, so each command stays on one line
         formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=24, width=100),
