@@ -231,3 +231,10 @@ def test_bytes_that_are_not_utf8_are_stored_replaced(cat: SqlCatalogue) -> None:
     got = cat.get("h.0")
     assert got is not None and got.panic == "bad \ufffd byte"
     assert got.files == ["info.bad \ufffd byte"]
+
+
+def test_the_catalogue_file_is_private(tmp_path: Path) -> None:
+    import os
+
+    open_catalogue(tmp_path).close()
+    assert os.stat(catalogue_path(tmp_path)).st_mode & 0o777 == 0o600

@@ -15,8 +15,8 @@ def test_every_dump_file_is_private(run_server) -> None:  # type: ignore[no-unty
         c.dump(b"m" * 3000, kdh(3000))
     wait_for(lambda: (srv.dumpdir / f"info.{ip}.0").read_text().endswith("Dump complete\n"))
     modes = {p.name: file_mode(p) for p in srv.dumpdir.iterdir() if not p.is_symlink()}
-    catalogue = {n: 0o600 for n in modes if n.startswith("catalogue.sqlite")}  # -wal, -shm
-    assert "catalogue.sqlite" in catalogue
+    catalogue = {n: 0o600 for n in modes if n.startswith("catalogue.sqlite")}
+    assert "catalogue.sqlite" in catalogue  # and its -wal and -shm files, if present
     assert modes == {
         f"vmcore.{ip}.0": 0o600,
         f"info.{ip}.0": 0o600,

@@ -25,13 +25,13 @@ class SqliteCatalogue(SqlCatalogue):
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            # Private like every file of the dump directory (panic strings, host names);
-            # SQLite gives the -wal and -shm files the database file's mode.
+            # Private like every file of the dump directory; SQLite gives its -wal
+            # and -shm files the database file's mode.
             os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
             db = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-        except (sqlite3.Error, OSError) as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise CatalogueError(f"cannot open the catalogue {path}: {exc}") from None
         try:
             super().__init__(db, SQLITE)
