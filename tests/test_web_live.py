@@ -157,8 +157,10 @@ def test_metrics_and_alert_during_and_after_a_dump(serve: dict[str, object]) -> 
     assert alert["new_signature"] is True and alert["signature"] == "live panic"
     assert alert["links"]["dump"] == f"{serve['web']}/dumps/{client}.0"
     assert "live panic" in alert["text"]
-    wait_until(lambda: scrape(url)[("debugnet_handler_runs_total", (("status", "3"),))] == 1,
-               "handler exit status")  # fmt: skip
+    sent = ("debugnet_alerts_total", (("result", "sent"),))
+    handler = ("debugnet_handler_runs_total", (("status", "3"),))
+    wait_until(lambda: scrape(url).get(handler) == 1, "the handler's exit status")
+    wait_until(lambda: scrape(url).get(sent) == 1, "the alert counted once its answer came")
     after = scrape(url)
     assert after[("debugnet_received_bytes_total", ())] >= len(data)  # with retransmits
     assert after[("debugnet_acks_sent_total", ())] > 0
@@ -168,7 +170,7 @@ def test_metrics_and_alert_during_and_after_a_dump(serve: dict[str, object]) -> 
     assert after[("debugnet_dump_duration_seconds_count", ())] == 1
     assert after[("debugnet_sessions_active", ())] == 0
     assert after[("debugnet_catalogue_dumps", ())] == 1
-    assert after[("debugnet_alerts_total", (("result", "sent"),))] == 1
+    assert after[sent] == 1
     saved = Path(str(serve["dir"])) / f"vmcore.{client}.0"
     assert saved.read_bytes() == data
 
