@@ -51,6 +51,8 @@ class HandlerRunner:
         self.on_exit = on_exit
         """Told (info file, exit status) when a handler exits: the catalogue records it."""
         self._queue: queue.Queue[tuple[list[str], Path]] = queue.Queue(maxsize=queue_size)
+        self.on_status: Callable[[str], None] | None = None
+        """Told each run's exit status as a word (``0``, ``3``, ``signal 9``, ``not started``)."""
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._full_log = RateLimitedLog()
@@ -111,15 +113,22 @@ class HandlerRunner:
             )
         except OSError as exc:
             log.error("handler %s failed to start: %s", argv[0], exc)
+            self._status("not started")
             return
         level = logging.INFO if proc.returncode == 0 else logging.WARNING
         log.log(level, "handler %s %s exited with status %d", argv[0], argv[1], proc.returncode)
+        code = proc.returncode
+        self._status(str(code) if code >= 0 else f"signal {-code}")
         if self.on_exit is not None:
             self.on_exit(info, proc.returncode)
 
     def waiting(self) -> int:
         """Runs queued and not yet started."""
         return self._queue.qsize()
+
+    def _status(self, status: str) -> None:
+        if self.on_status is not None:
+            self.on_status(status)
 
     def wait(self, timeout: float = 10.0) -> None:
         """Until every queued run has finished, or ``timeout`` seconds."""

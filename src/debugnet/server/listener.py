@@ -28,6 +28,7 @@ from debugnet.server.config import ServerConfig
 from debugnet.server.context import SessionContext
 from debugnet.server.endings import Ending, Outcome
 from debugnet.server.handler import HandlerRunner
+from debugnet.server.monitor import Monitor
 from debugnet.server.resolver import Resolver
 from debugnet.server.retention import RetentionRunner
 from debugnet.server.storage import DirectoryStore
@@ -126,7 +127,11 @@ class Server:
             self.catalogue = catalogued_store(config, directory)
             self.handlers.on_exit = self.catalogue.handler_exited
             self.store = self.catalogue
-        self.context = SessionContext(config, self.resolver, self.handlers, self.store)
+        self.monitor = Monitor()
+        self.handlers.on_status = self.monitor.handler_ran
+        self.context = SessionContext(
+            config, self.resolver, self.handlers, self.store, self.monitor
+        )
         self.counters: Counter[str] = Counter()
         """Keyed by ``ListenerCounter`` and ``Refusal`` values."""
         self.admission = Admission(
@@ -233,19 +238,18 @@ class Server:
         self, data: bytes, ancdata: list[tuple[int, int, bytes]], peer: tuple[str, int]
     ) -> None:
         ip, port = peer
+        self.monitor.herald("received")
         try:
             herald = parse_herald(data)
         except WireError as exc:
             self.counters[ListenerCounter.BAD_HERALD] += 1
+            self.monitor.herald_refused("malformed")
             log.debug("%s:%d: not a herald: %s", ip, port, exc)
             return
         if port != self.config.client_port:
             self.counters[ListenerCounter.WRONG_SOURCE_PORT] += 1
-            self._refuse(
-                Refusal.WRONG_SOURCE_PORT,
-                ip,
-                f"sent from port {port}, not {self.config.client_port}",
-            )
+            detail = f"sent from port {port}, not {self.config.client_port}"
+            self._refuse(Refusal.WRONG_SOURCE_PORT, detail, ip)
             return
         self.counters[ListenerCounter.HERALDS] += 1
         local = _destination(ancdata, self.config.bind)
@@ -257,6 +261,7 @@ class Server:
         if old is not None:
             if old.herald_again(herald, now, _arrival(ancdata)):
                 self.counters[ListenerCounter.HERALD_RETRANSMISSIONS] += 1
+                self.monitor.herald("retransmitted")
                 return
             if old.dump_open():
                 log.warning("%s: new herald after data; ending the old dump as timed out", ip)
@@ -309,6 +314,7 @@ class Server:
         """Count a refused herald; log it at most once a minute per reason."""
         with self._lock:
             self.counters[reason] += 1
+        self.monitor.herald_refused(reason.name.lower())
         level = logging.ERROR if reason in OPERATOR_ACTION else logging.WARNING
         message = f"{ip}: {reason.value}: {detail}; herald not acknowledged"
         self._refusal_log.warn(reason, message, time.monotonic(), level)

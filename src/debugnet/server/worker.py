@@ -157,6 +157,7 @@ class SessionWorker:
             if self.recorder is not None:
                 ending = ending or self.recorder.ending
                 self.recorder.close()
+                self.context.monitor.session_finished(self.recorder.session)
             self.on_done(self, ending)
 
     def _setup(self) -> bool:
@@ -188,6 +189,7 @@ class SessionWorker:
         limits = DumpLimits(max_dump_size=cfg.max_dump_size)
         recorder = DumpRecorder(session, self.context.store, request, limits)
         self.recorder = recorder  # the dump itself is created by its first KDH, key or data
+        self.context.monitor.session_started(host, self.client_ip, session, self._kdh_length)
         with self.lock:
             self.session = session
             self.acked_at = time.time()
@@ -318,7 +320,22 @@ class SessionWorker:
         self.context.handlers.run(
             ending.handler, self.client_ip, recorder.request.host, sink.info_path, sink.core_path
         )
+        self.context.monitor.dump_ended(
+            client_ip=self.client_ip,
+            host=recorder.request.host,
+            index=sink.index,
+            info_path=sink.info_path,
+            core_path=sink.core_path,
+            seconds=elapsed,
+            size=stats.data_bytes,
+        )
         return ending
+
+    def _kdh_length(self) -> int | None:
+        """The KDH's dump length once it arrived (for the dashboard's progress)."""
+        recorder = self.recorder
+        kdh = recorder.kdh if recorder is not None else None
+        return kdh.dumplength if kdh is not None else None
 
     def _send(self, datagrams: list[bytes]) -> None:
         if self.sock is not None:
