@@ -90,7 +90,7 @@ def make_known_dumps(dumpdir: Path) -> Known:
         _send(host_b, srv, image(ZFS_TRAP), "page fault")
         _send(host_b, srv, b"plain memory image\n" * 200, "vm_fault: pager read error")
         _send(host_a, srv, b"z" * 4000, "spin lock held too long", length=8000)
-        # A dump that never finishes: the server's shutdown ends it as "server stopped" (the table of endings).
+        # A dump that never finishes: the shutdown ends it "server stopped" (endings table).
         with DumpClient(host_b, srv[0], server_port=srv[1]) as c:
             c.herald()
             c.send(KDH, kdh(100_000, panicstring="watchdog timeout"))
