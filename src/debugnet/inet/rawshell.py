@@ -118,7 +118,7 @@ class RawShell:
         self.resolve()
         self._driver = driver
         clock = self.clock
-        output = self.stack.output
+        output_many = self.stack.output_many
         ifp = self.ifp
         next_progress = clock() + progress_interval
         try:
@@ -132,7 +132,7 @@ class RawShell:
                     driver.handle_timer(now)
                 out = driver.datagrams_to_send(now)
                 if out:
-                    lost = ether_output_many(ifp, [output(data, port) for data, port in out])
+                    lost = ether_output_many(ifp, output_many(out))
                     self.stack.stats.tx_dropped += lost
                 got = self._poll()
                 self._flush()

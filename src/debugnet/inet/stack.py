@@ -117,6 +117,23 @@ class InetStack:
         LocalProtocolError before the next hop is known; ENOBUFS when the IP
         packet would exceed the MTU.
         """
+        frame = self._get_framer().frame(payload, dport)
+        if frame is None:
+            raise NoBuffers(f"packet is too big: {28 + len(payload)} > MTU {self.config.mtu}")
+        return frame
+
+    def output_many(self, datagrams: list[tuple[bytes, int]]) -> list[bytes]:
+        """``output`` for a list of (payload, port): the frames, byte for byte the same.
+
+        A window's worth at once; ENOBUFS (and no frame) if any is too big.
+        """
+        frames = self._get_framer().frames(datagrams)
+        if frames is None:
+            big = max(len(payload) for payload, _ in datagrams)
+            raise NoBuffers(f"packet is too big: {28 + big} > MTU {self.config.mtu}")
+        return frames
+
+    def _get_framer(self) -> UdpFramer:
         framer = self._framer
         if framer is None:
             mac = self.arp.next_hop_mac
@@ -125,10 +142,7 @@ class InetStack:
             cfg = self.config
             framer = UdpFramer(cfg.lladdr, mac, cfg.client, cfg.server, cfg.client_port, cfg.mtu)
             self._framer = framer
-        frame = framer.frame(payload, dport)
-        if frame is None:
-            raise NoBuffers(f"packet is too big: {28 + len(payload)} > MTU {self.config.mtu}")
-        return frame
+        return framer
 
     # -- input -------------------------------------------------------------------------
 
