@@ -247,7 +247,7 @@ class FrameReceiver:
             c = control_at + i * control_size
             status = tci = -1
             if clen >= _AUX.size:
-                length, lvl, knd, status, *_, tci, _tpid = unpack_aux(view, c)
+                length, lvl, knd, status, _l, _s, _m, _n, tci, _p = unpack_aux(view, c)
                 if lvl != level or knd != kind or length != _AUX.size:
                     status, tci = self._walk(view, c, c + clen)
             if status < 0:

@@ -94,7 +94,7 @@ class UdpFramer:
         pack, mtu, dst_mac, src_mac = HEADERS.pack, self.mtu, self._dst_mac, self._src_mac
         src, dst, sport = self._src, self._dst, self.sport
         ip_words, udp_words = self._ip_words, self._udp_words
-        out = []
+        out: list[bytes] = []
         append = out.append
         for payload, dport in datagrams:
             total = IP_UDP_SIZE + len(payload)
