@@ -51,8 +51,10 @@ _FCS: Final = int(RxFlags.FCS)
 _VLAN: Final = int(RxFlags.VLAN)
 _TRUSTED: Final = int(CSUM_TRUSTED)
 _FCS_OR_VLAN: Final = _FCS | _VLAN
-_FAST: Final = struct.Struct("!6s6xHBBHHHBBHIIHHHH")
-"""Destination MAC, ethertype, the IPv4 header and the UDP header of a frame."""
+_FAST: Final = struct.Struct("!6s6x3sxH2xHxB2x8sHHHH")
+"""What the fast path judges: destination MAC; ethertype and version/IHL as 3 bytes; total
+length, fragment field, protocol; source and destination address as 8 bytes; the UDP header."""
+_IPV4_LEAD: Final = struct.pack("!HB", _IPV4, _VERSION_IHL)
 
 
 class StackState(Enum):
@@ -73,6 +75,7 @@ class InetStack:
         self._server = int(config.server)
         self._client = int(config.client)
         self._port = config.client_port
+        self._addrs = config.server.packed + config.client.packed
         self._framer: UdpFramer | None = None
 
     # -- state and timers ----------------------------------------------------------
@@ -165,17 +168,14 @@ class InetStack:
         size = len(frame)
         if size < _PAYLOAD_AT:
             return None
-        (dst, ethertype, vihl, _tos, total, _id, frag, _ttl, proto, _sum, src, to, sport, dport,
-         ulen, ucheck) = _FAST.unpack_from(frame)  # fmt: skip
+        dst, lead, total, frag, proto, addrs, sport, dport, ulen, ucheck = _FAST.unpack_from(frame)
         if (
             dst != self._lladdr
-            or ethertype != _IPV4
-            or vihl != _VERSION_IHL
-            or src != self._server
-            or to != self._client
+            or lead != _IPV4_LEAD
+            or addrs != self._addrs
             or proto != _UDP
-            or frag & _FRAGMENT_BITS
             or dport != self._port
+            or frag & _FRAGMENT_BITS
             or ulen < 8
             or ulen + _IP > total
             or total + _ETHER > size
@@ -186,7 +186,7 @@ class InetStack:
         if trusted:
             self.stats.trusted += 1
         elif residue(frame, _ETHER, _UDP_AT) or (
-            ucheck and not udp.segment_checksum_ok(frame, _UDP_AT, end, src, to)
+            ucheck and not udp.segment_checksum_ok(frame, _UDP_AT, end, self._server, self._client)
         ):
             return None
         if total + _ETHER < size:
