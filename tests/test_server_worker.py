@@ -107,7 +107,10 @@ def test_a_herald_read_late_is_not_a_restart(context: tuple[SessionContext, Memo
         client.send(DATA, b"x" * 100)
         assert worker.acked_at is not None
         assert worker.herald_again(Herald(1), 0.0, arrived=worker.acked_at - 0.01)
-        assert not worker.herald_again(Herald(1), 0.0, arrived=worker.acked_at + 0.01)
+        # sent before the client saw our ack, it crossed the ack: ignored, not a restart
+        assert worker.herald_again(Herald(1), 0.0, arrived=worker.acked_at + 0.01)
+        assert worker.dump_open()
+        assert not worker.herald_again(Herald(1), 0.0, arrived=worker.acked_at + 1.5)
         assert not worker.herald_again(Herald(1), 0.0)  # no timestamp: as netdumpd, a restart
         worker.request_end()
         assert done.event.wait(10)

@@ -29,6 +29,10 @@ from debugnet.transport.server_session import Herald, ServerSession, SessionConf
 
 log = logging.getLogger(__name__)
 
+# Seconds after our herald ack in which a herald that arrives after data is
+# taken for a retransmission that crossed the ack, not for a client starting over.
+HERALD_CROSSING = 1.0
+
 _OVER = (SessionState.DONE, SessionState.TIMED_OUT, SessionState.FAILED)
 _EXACT = 0.05
 """Below this many seconds to the next deadline, the receive timeout is set to it exactly."""
@@ -94,6 +98,13 @@ class SessionWorker:
         acked_at = self.acked_at
         if arrived is not None and acked_at is not None and arrived < acked_at:
             return True
+        # A retransmission the client sent just before our ack reached it crosses
+        # that ack and arrives after it; a client that really starts over has
+        # sent data in between, which takes it longer than this. A kernel that
+        # did restart heralds again for seconds, so it is heard a moment later.
+        crossing = (
+            arrived is not None and acked_at is not None and arrived < acked_at + HERALD_CROSSING
+        )
         if not self.lock.acquire(timeout=0.05):
             return True  # busy syncing; the client will send its herald again
         try:
@@ -101,7 +112,8 @@ class SessionWorker:
             if session is None:
                 return True  # still setting up; the first herald's ack is on its way
             if not session.receive_herald(herald, now):
-                return False
+                # ignored, not acked, when it crossed our ack of a dump still arriving
+                return crossing and session.state is SessionState.OPEN
             self._send(session.datagrams_to_send(now))
             return True
         finally:
