@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from debugnet.catalogue import DumpState
 from debugnet.server.retention import RetentionPolicy, RetentionRunner, apply, choose, scan
-from tests.serverutil import wait_for
+from tests.dumpclient import DumpClient
+from tests.netutil import free_loopback
+from tests.serverutil import Running, kdh, record_when, wait_for
 
 DAY = 86400.0
 NOW = 1_800_000_000.0
@@ -114,3 +118,20 @@ def test_dumps_a_dead_collector_left_are_marked_at_start_up(tmp_path: Path) -> N
         )
     ]
     assert mark_interrupted(tmp_path) == []  # once
+
+
+def test_a_deletion_is_recorded_in_the_catalogue(run_server: Callable[..., Running]) -> None:
+    """The server's retention keeps the record (history, groups) and says its files are gone."""
+    srv = run_server(retention=RetentionPolicy(keep_per_host=1))
+    ip = free_loopback((20024,))
+    for n in range(2):
+        with DumpClient(ip, srv.ip) as c:
+            c.herald()
+            c.dump(b"r" * 2000, kdh(2000))
+        wait_for(lambda: srv.server.active_sessions() == 0)
+        record_when(srv.dumpdir, f"{ip}.{n}", lambda r: r.state is DumpState.COMPLETE)
+    wait_for(lambda: not (srv.dumpdir / f"info.{ip}.0").exists())
+    gone = record_when(srv.dumpdir, f"{ip}.0", lambda r: r.files == [])
+    assert gone.state is DumpState.COMPLETE
+    kept = record_when(srv.dumpdir, f"{ip}.1", lambda r: r.state is DumpState.COMPLETE)
+    assert f"vmcore.{ip}.1" in kept.files

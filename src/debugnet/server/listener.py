@@ -20,6 +20,7 @@ from enum import StrEnum
 from types import FrameType
 
 from debugnet.catalogue import Catalogue, CatalogueWriter, DumpRecord, open_catalogue
+from debugnet.catalogue.record import dump_id
 from debugnet.catalogue.tracker import recover_interrupted
 from debugnet.errors import WireError
 from debugnet.server.admission import OPERATOR_ACTION, Admission, RateLimitedLog, Refusal
@@ -30,7 +31,7 @@ from debugnet.server.endings import Ending, Outcome
 from debugnet.server.handler import HandlerRunner
 from debugnet.server.monitor import Monitor
 from debugnet.server.resolver import Resolver
-from debugnet.server.retention import RetentionRunner
+from debugnet.server.retention import RetentionRunner, StoredDump
 from debugnet.server.storage import DirectoryStore
 from debugnet.server.store import DumpStore
 from debugnet.server.sweep import mark_interrupted
@@ -138,7 +139,9 @@ class Server:
             config.allow, config.max_sessions, config.max_sessions_per_net, config.displace_after
         )
         self._refusal_log = RateLimitedLog()
-        self.retention = RetentionRunner(config.dumpdir, config.retention)
+        self.retention = RetentionRunner(
+            config.dumpdir, config.retention, on_deleted=self._retention_deleted
+        )
         self._workers: dict[str, SessionWorker] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -165,6 +168,18 @@ class Server:
         else:  # the port is ours: no one receives; the catalogue's recovery does this with it
             mark_interrupted(cfg.dumpdir, self.handlers.run)
         self.retention.start()
+
+    def _retention_deleted(self, gone: list[StoredDump]) -> None:
+        """Retention deleted these dumps' files: their records stay (history, groups), filesless."""
+        if self.catalogue is None:
+            return
+        ids = [dump_id(d.path, d.host, d.index) for d in gone]
+
+        def record(cat: Catalogue) -> None:
+            for one in ids:
+                cat.update(one, files=[])
+
+        self.catalogue.writer.submit(record)
 
     def recover_interrupted(self) -> None:
         """Dumps this collector was receiving when it last died: marked, handler run (error)."""

@@ -17,6 +17,7 @@ import re
 import stat
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,11 @@ class StoredDump:
     """When it ended (its info file's time), None while it has not."""
     size: int
     names: tuple[str, ...]
+
+    @property
+    def path(self) -> str:
+        """The directory as the catalogue's IDs name it: empty for the dump directory itself."""
+        return "" if self.directory in ("", ".") else self.directory
 
 
 def choose(dumps: list[StoredDump], policy: RetentionPolicy, now: float) -> list[StoredDump]:
@@ -184,10 +190,18 @@ def apply(root: Path, policy: RetentionPolicy, now: float | None = None) -> list
 class RetentionRunner:
     """Applies the policy on its own thread: when a dump ends, and at least hourly."""
 
-    def __init__(self, root: Path, policy: RetentionPolicy, every: float = HOURLY) -> None:
+    def __init__(
+        self,
+        root: Path,
+        policy: RetentionPolicy,
+        every: float = HOURLY,
+        on_deleted: Callable[[list[StoredDump]], None] | None = None,
+    ) -> None:
         self.root = root
         self.policy = policy
         self.every = every
+        self.on_deleted = on_deleted
+        """Told what was deleted (the catalogue records it), on the retention thread."""
         self.deleted = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -210,7 +224,10 @@ class RetentionRunner:
     def _main(self) -> None:
         while not self._stop.is_set():
             try:
-                self.deleted += len(apply(self.root, self.policy))
+                gone = apply(self.root, self.policy)
+                self.deleted += len(gone)
+                if gone and self.on_deleted is not None:
+                    self.on_deleted(gone)
             except Exception:
                 log.exception("retention failed")
             self._wake.wait(self.every)
