@@ -19,11 +19,10 @@ from __future__ import annotations
 import ctypes
 import errno
 import mmap
-import os
 import struct
 from typing import Final
 
-from .mmsgabi import IoVec, MMsgHdr, MsgHdr, mmsg_libc
+from .mmsgabi import IoVec, MMsgHdr, MsgHdr, errno_error, mmsg_libc
 
 MSG_DONTWAIT: Final = 0x40
 QUEUE_FULL: Final = frozenset({errno.EAGAIN, errno.ENOBUFS})
@@ -54,11 +53,6 @@ _LIBC: Final = mmsg_libc()
 
 def available() -> bool:
     return _LIBC is not None
-
-
-def _oserror() -> OSError:
-    err = ctypes.get_errno()
-    return OSError(err, os.strerror(err))
 
 
 class _Slots:
@@ -142,7 +136,7 @@ class FrameSender:
                     pack_len(iov_bytes, i * _IOV_SIZE + _IOV_LEN_AT, n)
             done = self._sendmmsg(self._fd, slots.msgs_address, batch, 0)
             if done < 0:
-                exc = _oserror()
+                exc = errno_error()
                 if exc.errno in QUEUE_FULL:
                     return sent
                 raise exc
@@ -189,7 +183,7 @@ class FrameReceiver:
             return []
         got = self._recvmmsg(self._fd, slots.msgs_address, batch, MSG_DONTWAIT, None)
         if got < 0:
-            exc = _oserror()
+            exc = errno_error()
             if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
                 return []
             raise exc

@@ -8,6 +8,7 @@ glibc's, so they stand once here, below both; each user keeps its own buffers.
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 
 
@@ -66,3 +67,9 @@ def mmsg_libc() -> ctypes.CDLL | None:
     except (OSError, AttributeError):
         return None
     return libc
+
+
+def errno_error() -> OSError:
+    """The OSError for the errno the last libc call (through a use_errno handle) left."""
+    err = ctypes.get_errno()
+    return OSError(err, os.strerror(err))

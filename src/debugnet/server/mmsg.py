@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import ctypes
 import mmap
-import os
 
-from debugnet.devices.mmsgabi import IoVec, MMsgHdr, mmsg_libc
+from debugnet.devices.mmsgabi import IoVec, MMsgHdr, errno_error, mmsg_libc
 
 MSG_WAITFORONE = 0x10000
 _LIBC = mmsg_libc()
@@ -33,11 +32,6 @@ def _vector(count: int, base: int, size: int) -> tuple[ctypes.Array[IoVec], ctyp
         msgs[i].msg_hdr.msg_iov = ctypes.addressof(iovs[i])
         msgs[i].msg_hdr.msg_iovlen = 1
     return iovs, msgs
-
-
-def _raise_errno() -> None:
-    err = ctypes.get_errno()
-    raise OSError(err, os.strerror(err))
 
 
 class BatchReceiver:
@@ -62,7 +56,7 @@ class BatchReceiver:
         """
         n = self._recvmmsg(self._fd, self._msgs, self._slots, MSG_WAITFORONE, None)
         if n < 0:
-            _raise_errno()
+            raise errno_error()
         view, size, msgs = self.view, self._size, self._msgs
         return [view[i * size : i * size + msgs[i].msg_len] for i in range(n)]
 
