@@ -25,24 +25,15 @@ from pathlib import Path
 
 TARGET_RATIO = 0.5
 PY = [sys.executable, "-m", "debugnet"]
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.netutil import free_loopback  # noqa: E402
 
 
 def free_ip(ports: tuple[int, ...] = (20025, 20026)) -> str:
-    for _ in range(200):
-        ip = f"127.0.{random.randint(1, 254)}.{random.randint(2, 254)}"
-        socks = []
-        try:
-            for port in ports:
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind((ip, port))
-            return ip
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free loopback address")
+    """A 127.x address (never 127.0.0.1) with the netgdb ports free, as the tests pick one."""
+    return free_loopback(ports)
 
 
 def serve_direct(image: str, ip: str, port: int) -> None:

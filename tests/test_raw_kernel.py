@@ -79,11 +79,7 @@ def test_rescue_case_no_host_address(
     ns, serve = direct
     path, data = image
     assert ip("-n", ns.client_ns, "-4", "addr", "show", ns.client_if).stdout.count("inet ") == 0
-    out = ok(
-        ns.client(
-            "send", "--raw", "-s", ns.server_ip, "-i", ns.client_if, "-c", CLIENT_IP, str(path)
-        )
-    )
+    out = ok(ns.client(*raw_args(ns), str(path)))
     assert f"raw on {ns.client_if} from {CLIENT_IP}," in out and "window mode" in out
     check_dump(serve, data)
 
@@ -129,11 +125,7 @@ def test_one_percent_loss_toward_the_server(
         "table inet lossy {\n chain input {\n type filter hook input priority 0;\n"
         " meta l4proto udp numgen random mod 100 < 1 drop\n }\n}\n",
     )
-    out = ok(
-        ns.client(
-            "send", "--raw", "-s", ns.server_ip, "-i", ns.client_if, "-c", CLIENT_IP, str(path)
-        )
-    )
+    out = ok(ns.client(*raw_args(ns), str(path)))
     retrans = int(out.split(" retransmissions")[0].rsplit(" ", 1)[1])
     assert retrans > 0
     check_dump(serve, data)

@@ -19,10 +19,10 @@ from __future__ import annotations
 import ctypes
 import errno
 import mmap
-import os
 import struct
-import sys
 from typing import Final
+
+from .mmsgabi import IoVec, MMsgHdr, MsgHdr, errno_error, mmsg_libc
 
 MSG_DONTWAIT: Final = 0x40
 QUEUE_FULL: Final = frozenset({errno.EAGAIN, errno.ENOBUFS})
@@ -38,74 +38,21 @@ vlan_tci, vlan_tpid."""
 _CONTROL_SIZE: Final = (_AUX.size + 7) & -8
 
 
-class _IoVec(ctypes.Structure):
-    _fields_ = (("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t))
-
-
-class _MsgHdr(ctypes.Structure):
-    _fields_ = (
-        ("msg_name", ctypes.c_void_p),
-        ("msg_namelen", ctypes.c_uint32),
-        ("msg_iov", ctypes.c_void_p),
-        ("msg_iovlen", ctypes.c_size_t),
-        ("msg_control", ctypes.c_void_p),
-        ("msg_controllen", ctypes.c_size_t),
-        ("msg_flags", ctypes.c_int),
-    )
-
-
-class _MMsgHdr(ctypes.Structure):
-    _fields_ = (("hdr", _MsgHdr), ("msg_len", ctypes.c_uint))
-
-
-_MMSG_SIZE: Final = ctypes.sizeof(_MMsgHdr)
-_IOV_SIZE: Final = ctypes.sizeof(_IoVec)
-_IOV_LEN_AT: Final = _IoVec.iov_len.offset
-_NAMELEN_AT: Final = _MsgHdr.msg_namelen.offset
-_CONTROLLEN_AT: Final = _MsgHdr.msg_controllen.offset
-_MSG_LEN_AT: Final = _MMsgHdr.msg_len.offset
+_MMSG_SIZE: Final = ctypes.sizeof(MMsgHdr)
+_IOV_SIZE: Final = ctypes.sizeof(IoVec)
+_IOV_LEN_AT: Final = IoVec.iov_len.offset
+_NAMELEN_AT: Final = MsgHdr.msg_namelen.offset
+_CONTROLLEN_AT: Final = MsgHdr.msg_controllen.offset
+_MSG_LEN_AT: Final = MMsgHdr.msg_len.offset
 _SIZE_T: Final = struct.Struct("N")
 _U32: Final = struct.Struct("I")
 
 
-def _load_libc() -> ctypes.CDLL:
-    """glibc by its soname; the library search (which runs ldconfig: 30 ms) only if that fails."""
-    try:
-        return ctypes.CDLL("libc.so.6", use_errno=True)
-    except OSError:
-        from ctypes.util import find_library
-
-        return ctypes.CDLL(find_library("c") or "libc.so.6", use_errno=True)
-
-
-def _libc() -> ctypes.CDLL | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = _load_libc()
-        libc.sendmmsg.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int)
-        libc.recvmmsg.argtypes = (
-            ctypes.c_int,
-            ctypes.c_void_p,
-            ctypes.c_uint,
-            ctypes.c_int,
-            ctypes.c_void_p,
-        )
-    except (OSError, AttributeError):
-        return None
-    return libc
-
-
-_LIBC: Final = _libc()
+_LIBC: Final = mmsg_libc()
 
 
 def available() -> bool:
     return _LIBC is not None
-
-
-def _oserror() -> OSError:
-    err = ctypes.get_errno()
-    return OSError(err, os.strerror(err))
 
 
 class _Slots:
@@ -122,14 +69,14 @@ class _Slots:
         self.mem = mmap.mmap(-1, count * per)
         self._anchor = ctypes.c_char.from_buffer(self.mem)
         base = ctypes.addressof(self._anchor)
-        self.iovs = (_IoVec * count)()
-        self.msgs = (_MMsgHdr * count)()
+        self.iovs = (IoVec * count)()
+        self.msgs = (MMsgHdr * count)()
         self.name_at = count * size
         self.control_at = self.name_at + count * name_size
         for i in range(count):
             self.iovs[i].iov_base = base + i * size
             self.iovs[i].iov_len = size
-            hdr = self.msgs[i].hdr
+            hdr = self.msgs[i].msg_hdr
             hdr.msg_iov = ctypes.addressof(self.iovs[i])
             hdr.msg_iovlen = 1
             if name_size:
@@ -189,7 +136,7 @@ class FrameSender:
                     pack_len(iov_bytes, i * _IOV_SIZE + _IOV_LEN_AT, n)
             done = self._sendmmsg(self._fd, slots.msgs_address, batch, 0)
             if done < 0:
-                exc = _oserror()
+                exc = errno_error()
                 if exc.errno in QUEUE_FULL:
                     return sent
                 raise exc
@@ -236,7 +183,7 @@ class FrameReceiver:
             return []
         got = self._recvmmsg(self._fd, slots.msgs_address, batch, MSG_DONTWAIT, None)
         if got < 0:
-            exc = _oserror()
+            exc = errno_error()
             if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
                 return []
             raise exc

@@ -11,16 +11,16 @@ EBUSY, as does a second ``open`` of the same diversion.
 from __future__ import annotations
 
 import logging
-from types import TracebackType
 
 from debugnet.errors import Busy, NoDevice, NotSupportedByDevice
 from debugnet.ifnet import DebugnetEvent, IfFlags, Ifnet, debugnet_event, supports_debugnet
 from debugnet.ifnet.interface import InputHook
+from debugnet.inet.lifetime import Opening
 
 log = logging.getLogger(__name__)
 
 
-class Diversion:
+class Diversion(Opening):
     """``ifp``'s input goes to ``hook`` between ``open`` and ``close``."""
 
     def __init__(self, ifp: Ifnet, hook: InputHook) -> None:
@@ -55,15 +55,3 @@ class Diversion:
             self._started = False
             if not ifp.deactivated and supports_debugnet(ifp):
                 debugnet_event(ifp, DebugnetEvent.END)
-
-    def __enter__(self) -> Diversion:
-        self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable
-from types import TracebackType
 
 from debugnet.devices import packet
 from debugnet.devices.hostimport import read_host_interface
@@ -27,6 +26,7 @@ from debugnet.errors import (
 from debugnet.ifnet import IfFlags, Ifnet, IfTable, IfType
 from debugnet.inet.config import StackConfig
 from debugnet.inet.infer import RawTarget, infer_target
+from debugnet.inet.lifetime import Closing
 from debugnet.inet.rawshell import RawShell
 from debugnet.inet.stack import InetStack
 from debugnet.inet.udpsocket import Driver
@@ -87,7 +87,7 @@ def _guard_port(port: int) -> socket.socket | None:
     return sock
 
 
-class RawPath:
+class RawPath(Closing):
     """An open raw path to ``target``; ``run`` drives a client core as UdpShell.run does."""
 
     def __init__(
@@ -140,14 +140,3 @@ class RawPath:
         if self._guard is not None:
             self._guard.close()
             self._guard = None
-
-    def __enter__(self) -> RawPath:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -19,15 +19,15 @@ import logging
 import select
 import time
 from collections.abc import Callable
-from types import TracebackType
 
 from debugnet.errors import ErrnoError
 from debugnet.ifnet import Ifnet, debugnet_poll
 from debugnet.ifnet.rxinfo import RxInfo
 from debugnet.inet.divert import Diversion
+from debugnet.inet.lifetime import Opening
 from debugnet.inet.output import ether_output, ether_output_many
 from debugnet.inet.stack import InetStack, StackState
-from debugnet.inet.udpsocket import Driver
+from debugnet.inet.udpsocket import Driver, drive
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ POLL_BATCH = 1000
 """Frames one poll may hand in (the seed's dn_poll(ifp, 1000))."""
 
 
-class RawShell:
+class RawShell(Opening):
     """One stack on one debugnet interface; ``run`` drives a client core over it."""
 
     def __init__(
@@ -67,18 +67,6 @@ class RawShell:
     def close(self) -> None:
         self._driver = None
         self._diversion.close()
-
-    def __enter__(self) -> RawShell:
-        self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- ARP -----------------------------------------------------------------------------
 
@@ -120,39 +108,23 @@ class RawShell:
         clock = self.clock
         output_many = self.stack.output_many
         ifp = self.ifp
-        next_progress = clock() + progress_interval
+
+        def send(out: list[tuple[bytes, int]]) -> None:
+            self.stack.stats.tx_dropped += ether_output_many(ifp, output_many(out))
+
         try:
-            while True:
-                now = clock()
-                deadline = driver.next_deadline()
-                if deadline is not None and now >= deadline and self._poll():
-                    now = clock()  # acks that waited are progress: read them before timers
-                    deadline = driver.next_deadline()
-                if deadline is not None and now >= deadline:
-                    driver.handle_timer(now)
-                out = driver.datagrams_to_send(now)
-                if out:
-                    lost = ether_output_many(ifp, output_many(out))
-                    self.stack.stats.tx_dropped += lost
-                got = self._poll()
-                self._flush()
-                if driver.error is not None:
-                    raise driver.error
-                if driver.done:
-                    break
-                if progress is not None and now >= next_progress:
-                    progress()
-                    next_progress = now + progress_interval
-                if got:
-                    continue
-                deadline = driver.next_deadline()
-                timeout = 1.0 if deadline is None else max(0.0, deadline - clock())
-                if timeout > 0:
-                    self._wait(min(timeout, progress_interval))
+            drive(
+                driver,
+                receive=self._poll,
+                send=send,
+                settle=self._flush,
+                wait=self._wait,
+                progress=progress,
+                progress_interval=progress_interval,
+                clock=clock,
+            )
         finally:
             self._driver = None
-        if progress is not None:
-            progress()
 
     def service(self, timeout: float = 0.0) -> int:
         """Wait up to ``timeout`` for frames, take them in and answer ARP; payloads delivered.

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from debugnet.errors import Busy, DebugnetError, ErrnoError, InvalidArgument, error_for_errno
+from debugnet.inet.lifetime import Closing
 from debugnet.wire.constants import NETDUMP_ACKPORT
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,55 @@ class Driver(Protocol):
     def handle_timer(self, now: float) -> None: ...
 
 
-class UdpShell:
+def drive(
+    driver: Driver,
+    *,
+    receive: Callable[[], int],
+    send: Callable[[list[tuple[bytes, int]]], None],
+    settle: Callable[[], None],
+    wait: Callable[[float], object],
+    progress: Callable[[], None] | None,
+    progress_interval: float,
+    clock: Callable[[], float],
+) -> None:
+    """The transfer loop of both shells: timers, sends, receives, then sleep until
+    the next deadline, a frame or the next progress call. ``receive`` feeds what
+    waits and says how much; ``settle`` runs after each receive in the loop body."""
+    next_progress = clock() + progress_interval
+    while True:
+        now = clock()
+        deadline = driver.next_deadline()
+        if deadline is not None and now >= deadline and receive():
+            # Acks that waited while this process was not running (stopped,
+            # descheduled, a slow progress write) are progress: judge the
+            # timers only after reading them.
+            now = clock()
+            deadline = driver.next_deadline()
+        if deadline is not None and now >= deadline:
+            driver.handle_timer(now)
+        out = driver.datagrams_to_send(now)
+        if out:
+            send(out)
+        got = receive()
+        settle()
+        if driver.error is not None:
+            raise driver.error
+        if driver.done:
+            break
+        if progress is not None and now >= next_progress:
+            progress()
+            next_progress = now + progress_interval
+        if got:
+            continue  # acks may have opened the window: send before sleeping
+        deadline = driver.next_deadline()
+        timeout = 1.0 if deadline is None else max(0.0, deadline - clock())
+        if timeout > 0:
+            wait(min(timeout, progress_interval))
+    if progress is not None:
+        progress()
+
+
+class UdpShell(Closing):
     """One UDP socket on ``client:client_port`` talking to ``server``."""
 
     def __init__(
@@ -93,12 +142,6 @@ class UdpShell:
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self) -> UdpShell:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def run(
         self,
         driver: Driver,
@@ -112,49 +155,34 @@ class UdpShell:
         fd = sock.fileno()
         server = self.server
         sendto = sock.sendto
-        next_progress = clock() + progress_interval
-        while True:
-            now = clock()
-            deadline = driver.next_deadline()
-            if deadline is not None and now >= deadline and self._receive(driver):
-                # Acks that waited while this process was not running (stopped,
-                # descheduled, a slow progress write) are progress: judge the
-                # timers only after reading them.
-                now = clock()
-                deadline = driver.next_deadline()
-            if deadline is not None and now >= deadline:
-                driver.handle_timer(now)
-            out = driver.datagrams_to_send(now)
-            if out:
-                if self.gso and len(out) > 1:
-                    self._send_segmented(out, driver)
-                else:
-                    for data, port in out:
-                        try:
-                            sendto(data, (server, port))
-                        except OSError as exc:
-                            self._send_failed(exc, driver)
-            got = self._receive(driver)
+
+        def send(out: list[tuple[bytes, int]]) -> None:
+            if self.gso and len(out) > 1:
+                self._send_segmented(out, driver)
+                return
+            for data, port in out:
+                try:
+                    sendto(data, (server, port))
+                except OSError as exc:
+                    self._send_failed(exc, driver)
+
+        def settle() -> None:
             if self._peer_port is None and driver.server_port is not None:
                 # The session port is known: let the kernel filter for it and
                 # hand us bare payloads (no address tuple per ack).
                 self._peer_port = driver.server_port
                 sock.connect((server, self._peer_port))
-            if driver.error is not None:
-                raise driver.error
-            if driver.done:
-                break
-            if progress is not None and now >= next_progress:
-                progress()
-                next_progress = now + progress_interval
-            if got:
-                continue  # acks may have opened the window: send before sleeping
-            deadline = driver.next_deadline()
-            timeout = 1.0 if deadline is None else max(0.0, deadline - clock())
-            if timeout > 0:
-                select.select([fd], [], [], min(timeout, progress_interval))
-        if progress is not None:
-            progress()
+
+        drive(
+            driver,
+            receive=lambda: self._receive(driver),
+            send=send,
+            settle=settle,
+            wait=lambda timeout: select.select([fd], [], [], timeout),
+            progress=progress,
+            progress_interval=progress_interval,
+            clock=clock,
+        )
 
     def _send_segmented(self, out: list[tuple[bytes, int]], driver: Driver) -> None:
         """Batch consecutive datagrams to one port whose sizes allow one GSO write.

@@ -12,80 +12,27 @@ to one ``recv_into`` and one ``send`` per packet.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import mmap
-import os
-import sys
+
+from debugnet.devices.mmsgabi import IoVec, MMsgHdr, errno_error, mmsg_libc
 
 MSG_WAITFORONE = 0x10000
-
-
-class _IoVec(ctypes.Structure):
-    _fields_ = (("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t))
-
-
-class _MsgHdr(ctypes.Structure):
-    _fields_ = (
-        ("msg_name", ctypes.c_void_p),
-        ("msg_namelen", ctypes.c_uint32),
-        ("msg_iov", ctypes.POINTER(_IoVec)),
-        ("msg_iovlen", ctypes.c_size_t),
-        ("msg_control", ctypes.c_void_p),
-        ("msg_controllen", ctypes.c_size_t),
-        ("msg_flags", ctypes.c_int),
-    )
-
-
-class _MMsgHdr(ctypes.Structure):
-    _fields_ = (("msg_hdr", _MsgHdr), ("msg_len", ctypes.c_uint))
-
-
-def _libc() -> ctypes.CDLL | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.recvmmsg.argtypes = (
-            ctypes.c_int,
-            ctypes.POINTER(_MMsgHdr),
-            ctypes.c_uint,
-            ctypes.c_int,
-            ctypes.c_void_p,
-        )
-        libc.sendmmsg.argtypes = (
-            ctypes.c_int,
-            ctypes.POINTER(_MMsgHdr),
-            ctypes.c_uint,
-            ctypes.c_int,
-        )
-    except (OSError, AttributeError):
-        return None
-    return libc
-
-
-_LIBC = _libc()
+_LIBC = mmsg_libc()
 
 
 def available() -> bool:
     return _LIBC is not None
 
 
-def _vector(
-    count: int, base: int, size: int
-) -> tuple[ctypes.Array[_IoVec], ctypes.Array[_MMsgHdr]]:
-    iovs = (_IoVec * count)()
-    msgs = (_MMsgHdr * count)()
+def _vector(count: int, base: int, size: int) -> tuple[ctypes.Array[IoVec], ctypes.Array[MMsgHdr]]:
+    iovs = (IoVec * count)()
+    msgs = (MMsgHdr * count)()
     for i in range(count):
         iovs[i].iov_base = base + i * size
         iovs[i].iov_len = size
-        msgs[i].msg_hdr.msg_iov = ctypes.pointer(iovs[i])
+        msgs[i].msg_hdr.msg_iov = ctypes.addressof(iovs[i])
         msgs[i].msg_hdr.msg_iovlen = 1
     return iovs, msgs
-
-
-def _raise_errno() -> None:
-    err = ctypes.get_errno()
-    raise OSError(err, os.strerror(err))
 
 
 class BatchReceiver:
@@ -113,7 +60,7 @@ class BatchReceiver:
         """
         n = self._recvmmsg(self._fd, self._msgs, self._slots, MSG_WAITFORONE, None)
         if n < 0:
-            _raise_errno()
+            raise errno_error()
         view, size, msgs = self.view, self._size, self._msgs
         return [view[i * size : i * size + msgs[i].msg_len] for i in range(n)]
 
