@@ -126,6 +126,7 @@ def run_server(
         server.install_signal_handlers()
         host, port = server.address
         print(f"{name}: listening on udp {host}:{port}, dumps go to {config.dumpdir}", flush=True)
+        log.info("%s", server.admission.describe())
         if detach is not None:
             detach(lock.rewrite if lock is not None else lambda: None)
         if extras is not None:
