@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from debugnet.cli import SUBCOMMANDS
 
@@ -37,3 +38,17 @@ def test_netdumpd_help_describes_every_flag() -> None:
         assert f"{flag} {words}" in text, flag
     described = re.findall(r"^  (-\w)(?: \w+)?\s+\S", proc.stdout, re.M)
     assert sorted(described) == sorted(["-a", "-D", "-d", "-i", "-P", "-p"])
+
+
+def test_a_closed_pipe_ends_a_command_quietly(tmp_path: Path) -> None:
+    """`debugnet dumps list | head -1`: the reader leaves early; no traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "debugnet", "dumps", "--dir", str(tmp_path), "list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the command writes a byte
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141  # as a shell reports a command ended by SIGPIPE
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr

@@ -22,7 +22,9 @@ from tests.test_devices_support import ip
 pytestmark = pytest.mark.root
 
 SIZE = 2_000_000
-NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+# Root without CAP_NET_RAW (dropped from the bounding set, so execve cannot grant it):
+# unlike running as nobody, this still reads a checkout in a 0700 home or temp dir.
+NO_NET_RAW = ["setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw"]
 SUB_STDIN = ["-p", "sub", "--panic", "stdin", "-"]
 
 
@@ -184,7 +186,7 @@ def test_without_cap_net_raw_a_one_line_error(
 ) -> None:
     ns, _ = direct
     res = subprocess.run(
-        ["ip", "netns", "exec", ns.client_ns, *NOBODY, *DEBUGNET, *raw_args(ns), "-"],
+        ["ip", "netns", "exec", ns.client_ns, *NO_NET_RAW, *DEBUGNET, *raw_args(ns), "-"],
         input=b"x" * 1000,
         capture_output=True,
         timeout=60,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -60,11 +61,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(_module(args.command))
     try:
         code: int = module.run(args)
+        sys.stdout.flush()  # inside the try: a closed pipe is reported here
     except DebugnetError as exc:
         print(f"debugnet {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`debugnet dumps show ID | head`): as cat does,
+        # stop quietly. Point stdout at /dev/null so the interpreter's final
+        # flush of the buffered rest does not raise a second time at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
     return code
 
 
