@@ -8,12 +8,14 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from debugnet.catalogue import DumpState
+from debugnet.catalogue import DumpState, open_catalogue
+from debugnet.catalogue.sqlbase import SqlCatalogue
 from debugnet.netdump.send import send_dump
 from debugnet.triage.info import parse_info
 from tests.dumpclient import DATA, KDH, ClientTimeout, DumpClient
@@ -295,3 +297,25 @@ def test_disk_full_then_freed(tmp_path: Path) -> None:
             srv.stop()
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_the_record_is_written_before_finished_is_acked(
+    serve: Callable[..., Running], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`debugnet dumps` finds the dump, ended and signed, the moment the client returns."""
+    real = SqlCatalogue.update
+
+    def slow(self: SqlCatalogue, dump_id: str, **changes: object) -> None:
+        time.sleep(0.3)  # a busy catalogue: the writer thread lags behind the receive path
+        real(self, dump_id, **changes)
+
+    monkeypatch.setattr(SqlCatalogue, "update", slow)
+    srv = serve()
+    ip = free_loopback((20024,))
+    send_dump(srv.ip, trap_minidump(), client=ip, server_port=PORT)
+    cat = open_catalogue(srv.dumpdir)
+    try:
+        r = cat.get(f"{ip}.0")  # no waiting: the ack came after the catalogue's writes
+    finally:
+        cat.close()
+    assert r is not None and r.state is DumpState.COMPLETE and r.signature == TRAP

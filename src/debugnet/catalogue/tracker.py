@@ -124,6 +124,10 @@ class DumpHandle:
 
         self._writer.submit(sign)
 
+    def flush(self, timeout: float) -> bool:
+        """Wait until what was told so far is in the catalogue; False on timeout."""
+        return self._writer.flush(timeout)
+
     def handler_exited(self, status: int) -> None:
         dump_id = self.record.id
         self._writer.submit(lambda cat: cat.update(dump_id, handler_status=status))

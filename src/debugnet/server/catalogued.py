@@ -26,6 +26,7 @@ from debugnet.triage.info import DumpState, Reason, end_outcome, parse_info
 log = logging.getLogger(__name__)
 
 _KDH_LINE = b"  Architecture: "
+_FLUSH_BEFORE_ACK = 2.0  # seconds the FINISHED ack may wait for the catalogue
 
 
 def handler_reason(state: DumpState, reason: str | None) -> str:
@@ -102,6 +103,11 @@ class CataloguedSink:
 
     def publish(self) -> None:
         self._inner.publish()
+        # Before FINISHED is acked, so `debugnet dumps` finds the dump the moment
+        # the client returns; bounded, so a catalogue that cannot write (its
+        # writer retries) never holds the ack back for long.
+        if not self._handle.flush(_FLUSH_BEFORE_ACK):
+            log.warning("%s: catalogue record not written yet; acking anyway", self.core_path)
 
     def allocated(self) -> int:
         return self._inner.allocated()
