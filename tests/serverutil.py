@@ -32,7 +32,9 @@ class Running:
 
 def start_server(dumpdir: Path, **overrides: object) -> Running:
     dumpdir.mkdir(parents=True, exist_ok=True)
-    ip = free_loopback()
+    port = overrides.get("port", 20023)
+    assert isinstance(port, int)
+    ip = free_loopback((port, 20024))
     config = ServerConfig(dumpdir=dumpdir, bind=ip, resolve=False, linger=1.0)
     config = dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
     server = Server(config)

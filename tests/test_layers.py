@@ -9,9 +9,21 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "debugnet"
-ORDER = ["wire", "sim", "transport", "ifnet", "devices", "inet", "netdump", "server", "cli"]
+ORDER = [
+    "wire",
+    "sim",
+    "transport",
+    "ifnet",
+    "devices",
+    "inet",
+    "netdump",
+    "triage",
+    "catalogue",
+    "server",
+    "cli",
+]
 ALWAYS = {"errors", "__init__"}
-PURE = {"wire", "transport", "sim", "ifnet"}
+PURE = {"wire", "transport", "sim", "ifnet", "triage"}
 IO_MODULES = {"socket", "asyncio", "threading", "time", "select", "selectors", "subprocess"}
 
 

@@ -153,3 +153,15 @@ def error_for_errno(code: int, message: str = "") -> ErrnoError:
     err = ErrnoError(message or _errno.errorcode.get(code, str(code)))
     err.errno = code
     return err
+
+
+class FormatError(DebugnetError, ValueError):
+    """A file that is not what it claims to be (a truncated key file, a bad minidump)."""
+
+    errno = _errno.EINVAL
+
+
+class DecryptError(DebugnetError):
+    """A dump that cannot be decrypted with what was given (wrong private key, bad cipher)."""
+
+    errno = _errno.EINVAL

@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, str] = {
     "serve": "receive kernel dumps (a netdumpd-compatible server)",
     "send": "send a file or memory image to a dump server",
     "ifconfig": "show the interface table as the debugnet stack sees it",
+    "dumps": "list, triage, decrypt and extract the dumps the server collected",
 }
 
 

@@ -7,9 +7,13 @@ import math
 import socket
 import sys
 import time
-from typing import TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
-from debugnet.errors import ConnectionReset, InvalidArgument, TimedOut
+from debugnet.errors import ConnectionReset, InvalidArgument, NoEntry, TimedOut
+
+if TYPE_CHECKING:
+    from debugnet.netdump.encrypt import DumpEncryption
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -20,6 +24,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-p", "--path", help="directory on the server, relative to its dump dir")
     parser.add_argument("--panic", default="debugnet send", help="panic string for the header")
     parser.add_argument("--compress", choices=["gzip", "zstd"], help="compress the dump")
+    parser.add_argument(
+        "--encrypt",
+        type=Path,
+        metavar="PUBKEY.pem",
+        help="encrypt as the kernel does after 'dumpon -k' (RSA public key, PEM)",
+    )
+    parser.add_argument(
+        "--cipher",
+        choices=["chacha20", "aes-256-cbc"],
+        help="cipher for --encrypt (default chacha20; aes-256-cbc refuses --compress)",
+    )
     parser.add_argument("--mode", choices=["window", "seed"], default="window")
     parser.add_argument("--window", type=int, default=256, help="packets in flight at most")
     parser.add_argument("--port", type=int, default=20023, help="server's herald port")
@@ -80,6 +95,25 @@ class Progress:
             self.out.flush()
 
 
+def encryption_for(args: argparse.Namespace) -> DumpEncryption | None:
+    """The key and cipher for --encrypt; cryptography is imported only then."""
+    if args.encrypt is None:
+        if args.cipher is not None:
+            raise InvalidArgument("--cipher needs --encrypt PUBKEY.pem")
+        return None
+    from debugnet.netdump.encrypt import CIPHERS, make_encryption
+
+    try:
+        pem = args.encrypt.read_bytes()
+    except OSError as exc:
+        raise NoEntry(f"{args.encrypt}: {exc.strerror}") from None
+    algorithm = CIPHERS[args.cipher or "chacha20"]
+    try:
+        return make_encryption(pem, algorithm, compressed=args.compress is not None)
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"--encrypt {args.encrypt}: {exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from debugnet.netdump.send import send_dump
     from debugnet.netdump.source import open_source
@@ -98,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         # Keep the kernel's rounds and shorten each: (nretries + 2) rounds in all.
         per_round = args.timeout / (config.nretries + 2) / config.poll_interval
         config = TransportConfig(mode=mode, npolls=max(int(per_round) - 1, 1))
+    encryption = encryption_for(args)
     client = args.client or route_source(args.server)
     bar = Progress(sys.stderr) if sys.stderr.isatty() else None
     with open_source(args.file) as src:
@@ -109,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
                 path=args.path,
                 panic=args.panic,
                 compress=args.compress,
+                encryption=encryption,
                 config=config,
                 server_port=args.port,
                 progress=bar,
@@ -121,6 +157,8 @@ def run(args: argparse.Namespace) -> int:
             if bar is not None:
                 bar.end()
     comp = f", {args.compress} {result.bytes_read} -> {result.bytes_sent}" if args.compress else ""
+    if encryption is not None:
+        comp += f", encrypted ({args.cipher or 'chacha20'})"
     print(
         f"sent {src.name} ({result.bytes_sent} bytes{comp}) to {args.server} "
         f"port {result.server_port} in {result.seconds:.2f} s, {result.mbps:.1f} MB/s, "

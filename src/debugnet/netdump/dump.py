@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 from debugnet.errors import error_for_errno
 from debugnet.netdump.compress import Compressor
+from debugnet.netdump.encrypt import Encryptor
 from debugnet.netdump.host import HostInfo, fit_panic
 from debugnet.wire.kdh import Compression, DumpMagic, KernelDumpHeader
 from debugnet.wire.message import MsgType
@@ -44,6 +45,8 @@ class DumpOptions:
     key: bytes | None = None
     """The EKCD key record as the kernel sends it (``KeyRecord.emit(blocksize)``)."""
     compressor: Compressor | None = None
+    encryptor: Encryptor | None = None
+    """Encrypts the data (after compression) for the key in ``key``."""
     kdh_after_data: bool = False
     chunk: int = CHUNK
     blocksize: int = NETDUMP_DATASIZE
@@ -92,7 +95,8 @@ class DumpProducer:
         kdh_first = self._size is not None and opts.compressor is None and not opts.kdh_after_data
         if kdh_first:
             assert self._size is not None
-            yield Outgoing(MsgType.KDH, self.kdh(self._size, self._size))
+            length = self._size if opts.encryptor is None else opts.encryptor.padded(self._size)
+            yield Outgoing(MsgType.KDH, self.kdh(length, self._size))
         yield from self._data()
         if not kdh_first:
             yield Outgoing(MsgType.KDH, self.kdh(self.bytes_out, self.bytes_read))
@@ -126,6 +130,8 @@ class DumpProducer:
                 yield self._emit(bytes(pending[start : start + chunk]))
 
     def _emit(self, data: bytes) -> Outgoing:
+        if self.options.encryptor is not None:
+            data = self.options.encryptor.update(data)
         out = Outgoing(MsgType.DATA, data, self.bytes_out)
         self.bytes_out += len(data)
         return out

@@ -11,6 +11,7 @@ from debugnet.inet.udpsocket import UdpShell
 from debugnet.netdump.client import DumpProgress, NetdumpClient
 from debugnet.netdump.compress import Compressor, make_compressor
 from debugnet.netdump.dump import DumpOptions, DumpProducer
+from debugnet.netdump.encrypt import DumpEncryption
 from debugnet.netdump.host import HostInfo
 from debugnet.netdump.source import source_of
 from debugnet.transport.config import Mode, TransportConfig
@@ -50,6 +51,7 @@ def send_dump(
     server_port: int = NETDUMP_PORT,
     client_port: int = NETDUMP_ACKPORT,
     key: bytes | None = None,
+    encryption: DumpEncryption | None = None,
     kdh_after_data: bool = False,
     host: HostInfo | None = None,
     dumptime: int | None = None,
@@ -59,7 +61,9 @@ def send_dump(
     """Send one dump and return once the server acknowledged FINISHED.
 
     Raises TimedOut, ConnectionReset, Busy (client port taken), or an
-    ErrnoError for a refused or unreachable server.
+    ErrnoError for a refused or unreachable server. ``encryption`` (from
+    ``netdump.encrypt.make_encryption``) sends its key record and encrypts the
+    data; ``key`` alone sends a key record with the data left as it is.
     """
     compressor = make_compressor(compress) if isinstance(compress, str | None) else compress
     if config is None:
@@ -69,8 +73,9 @@ def send_dump(
         host=host or HostInfo.detect(),
         panic=panic,
         dumptime=int(time.time()) if dumptime is None else dumptime,
-        key=key,
+        key=encryption.key_record if encryption is not None else key,
         compressor=compressor,
+        encryptor=encryption.encryptor if encryption is not None else None,
         kdh_after_data=kdh_after_data,
     )
     producer = DumpProducer(src.stream, src.size, options, src.name)

@@ -1,0 +1,171 @@
+"""A dump's files on disk, read into a catalogue record: names, info file, signature.
+
+Used by ``reindex`` (the files are the source of truth) and by the server at
+the end of a dump (the signature needs the message buffer from the vmcore).
+Both layouts are read: netdumpd's ``info.<host>.<N>`` and savecore's
+``info.<N>`` (in ``<dir>/<host>/`` as ``serve --layout savecore`` writes, or
+flat in the dump directory as FreeBSD's savecore does, the host then coming
+from the info file's Hostname).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from debugnet.catalogue.record import DumpRecord, Layout
+from debugnet.errors import DebugnetError
+from debugnet.triage.decompress import read_head
+from debugnet.triage.info import InfoFile, parse_info
+from debugnet.triage.minidump import PAGE_SIZE, is_minidump, message_buffer, parse_header
+from debugnet.triage.signature import Signature, signature
+
+log = logging.getLogger(__name__)
+
+_NETDUMPD_INFO = re.compile(r"^info\.(?P<host>.+)\.(?P<index>\d+)$")
+_SAVECORE_INFO = re.compile(r"^info\.(?P<index>\d+)$")
+_CORE_STEMS = ("vmcore", "vmcore_encrypted")
+_SUFFIXES = ("", ".gz", ".zst")
+_COMPRESSION_OF_SUFFIX = {".gz": "gzip", ".zst": "zstd"}
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """An info file that names a dump, and what its names say."""
+
+    info: Path
+    path: str
+    host: str | None
+    index: int
+    layout: str
+    names: frozenset[str] = frozenset()
+    """Every name in the info file's directory (one listing per directory, not a stat per name)."""
+
+
+def dump_names(host: str, index: int, layout: str) -> list[str]:
+    """Every file name a dump may have, info first, in its layout."""
+    tag = f"{host}.{index}" if layout == Layout.NETDUMPD else str(index)
+    cores = [f"{stem}.{tag}{sfx}" for stem in _CORE_STEMS for sfx in _SUFFIXES]
+    extra = [f"textdump.tar.{tag}", f"textdump.tar.{tag}.gz", f"core.txt.{tag}"]
+    return [f"info.{tag}", f"key.{tag}", *cores, *extra]
+
+
+def find_dumps(dumpdir: Path) -> Iterator[Found]:
+    """Every info file under ``dumpdir``, hidden directories and ``.last`` links skipped."""
+    for root, dirs, names in os.walk(dumpdir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        rel = os.path.relpath(root, dumpdir)
+        rel = "" if rel == "." else rel
+        listing = frozenset(names)
+        for name in names:
+            if not name.startswith("info.") or name.endswith(".last"):
+                continue
+            if m := _SAVECORE_INFO.match(name):
+                if rel:
+                    parent, _, host = rel.rpartition("/")
+                    found = Found(Path(root, name), parent, host, int(m["index"]), Layout.SAVECORE)
+                else:
+                    found = Found(Path(root, name), "", None, int(m["index"]), Layout.SAVECORE)
+            elif m := _NETDUMPD_INFO.match(name):
+                found = Found(Path(root, name), rel, m["host"], int(m["index"]), Layout.NETDUMPD)
+            else:
+                continue
+            yield dataclasses.replace(found, names=listing)
+
+
+def core_file(directory: Path, names: list[str]) -> Path | None:
+    for name in names:
+        if name.startswith(_CORE_STEMS) and not name.startswith("core.txt"):
+            return directory / name
+    return None
+
+
+def _compression_of(core: Path, info: InfoFile) -> str:
+    for suffix, name in _COMPRESSION_OF_SUFFIX.items():
+        if core.name.endswith(suffix):
+            return name
+    return info.compression if info.compression in ("gzip", "zstd") else "none"
+
+
+def message_buffer_of(core: Path, compression: str) -> str | None:
+    """The kernel message buffer of an amd64 minidump, or None for anything else."""
+    try:
+        with open(core, "rb") as stream:
+            first = read_head(stream, compression, PAGE_SIZE)
+            if not is_minidump(first):
+                return None
+            size = parse_header(first).head_size
+            stream.seek(0)
+            return message_buffer(read_head(stream, compression, size)).text
+    except (OSError, DebugnetError) as exc:
+        log.debug("%s: no message buffer: %s", core, exc)
+        return None
+
+
+def signature_of(core: Path | None, panic: str | None, compression: str) -> Signature:
+    """The recipe's signature; the message buffer is read unless the dump is encrypted."""
+    msgbuf = None
+    if core is not None and not core.name.startswith("vmcore_encrypted"):
+        msgbuf = message_buffer_of(core, compression)
+    return signature(panic, msgbuf)
+
+
+def _short(hostname: str | None) -> str | None:
+    return hostname.split(".", 1)[0] or None if hostname else None
+
+
+def record_from_files(dumpdir: Path, found: Found) -> DumpRecord:
+    """Everything the files say about one dump (the info file must be readable)."""
+    info = parse_info(found.info.read_bytes())
+    host = found.host or _short(info.hostname) or "localhost"
+    directory = found.info.parent
+    rel_dir = os.path.relpath(directory, dumpdir)
+    prefix = "" if rel_dir == "." else f"{rel_dir}/"
+    names = found.names or frozenset(os.listdir(directory))
+    present = [n for n in dump_names(host, found.index, found.layout) if n in names]
+    core = core_file(directory, present)
+    info_stat = os.stat(found.info)
+    core_stat = os.stat(core) if core is not None else None
+    mtime = max(info_stat.st_mtime, core_stat.st_mtime if core_stat else 0.0)
+    compression = _compression_of(core, info) if core is not None else "none"
+    sig = signature_of(core, info.panic, compression)
+    return DumpRecord(
+        host=host,
+        index=found.index,
+        started=mtime,
+        path=found.path,
+        layout=found.layout,
+        ip=info.ip,
+        files=[prefix + n for n in present],
+        state=info.outcome.state,
+        reason=info.outcome.reason,
+        last_data=mtime,
+        ended=mtime,
+        bytes=core_stat.st_size if core_stat is not None else 0,
+        length=info.length,
+        architecture=info.architecture,
+        architecture_version=info.architecture_version,
+        version_string=info.version_string,
+        panic=info.panic,
+        dumptime=info.dumptime,
+        hostname=info.hostname,
+        compression=info.compression or (compression if core is not None else None),
+        encrypted=any(n.startswith(("key.", "vmcore_encrypted.")) for n in present),
+        parity_ok=info.parity_ok,
+        signature=sig.title,
+        signature_version=sig.version,
+    )
+
+
+def scan(dumpdir: Path) -> Iterator[DumpRecord]:
+    """Records for every dump under ``dumpdir`` (unreadable ones logged and skipped)."""
+    for found in find_dumps(dumpdir):
+        try:
+            yield record_from_files(dumpdir, found)
+        except OSError as exc:
+            log.warning("%s: skipped: %s", found.info, exc)

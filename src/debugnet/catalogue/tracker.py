@@ -1,0 +1,125 @@
+"""What a server tells the catalogue while a dump arrives, without waiting for it.
+
+The server's recorder calls a ``DumpHandle`` as the dump progresses; every
+call only queues a closure for the ``CatalogueWriter`` thread, and progress
+is sent at most once per ``progress_interval`` seconds, so the receive loop
+never waits for SQLite. The signature is computed in the writer thread at the
+end (it reads the vmcore's first pages).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+
+from debugnet.catalogue.base import Catalogue
+from debugnet.catalogue.files import signature_of
+from debugnet.catalogue.record import DumpRecord
+from debugnet.catalogue.writer import CatalogueWriter
+from debugnet.triage.info import INTERRUPTED_LINE, DumpState, Reason
+from debugnet.wire.kdh import KernelDumpHeader
+
+log = logging.getLogger(__name__)
+
+
+class DumpHandle:
+    """One dump's record as it is being received."""
+
+    def __init__(
+        self, writer: CatalogueWriter, dumpdir: Path, record: DumpRecord, interval: float
+    ) -> None:
+        self._writer = writer
+        self._dumpdir = dumpdir
+        self.record = record
+        self._interval = interval
+        self._next_progress = record.started + interval
+        self._submit()
+
+    def _submit(self) -> None:
+        snapshot = dataclasses.replace(self.record, files=list(self.record.files))
+        self._writer.submit(lambda cat: cat.put(snapshot))
+
+    def _relative(self, paths: list[Path]) -> list[str]:
+        return [os.path.relpath(p, self._dumpdir) for p in paths]
+
+    def files(self, paths: list[Path]) -> None:
+        """The dump's files now (after a rename for compression or encryption)."""
+        self.record.files = self._relative(paths)
+        self._submit()
+
+    def kdh(self, kdh: KernelDumpHeader) -> None:
+        r = self.record
+        r.kdh_version, r.length = kdh.version, kdh.dumplength
+        r.architecture, r.architecture_version = kdh.architecture, kdh.architectureversion
+        r.version_string, r.panic = kdh.versionstring.rstrip("\n"), kdh.panicstring
+        r.dumptime, r.hostname = kdh.dumptime, kdh.hostname
+        r.compression, r.encrypted, r.parity_ok = kdh.compression_name, kdh.encrypted, kdh.parity_ok
+        self._submit()
+
+    def encrypted(self) -> None:
+        self.record.encrypted = True
+        self._submit()
+
+    def data(self, total: int, now: float) -> None:
+        """Bytes written so far; stored at most once per interval."""
+        self.record.bytes, self.record.last_data = total, now
+        if now >= self._next_progress:
+            self._next_progress = now + self._interval
+            self._submit()
+
+    def bad_kdh(self) -> None:
+        self.record.reason = Reason.BAD_KDH.value
+
+    def end(
+        self, state: DumpState, reason: str | None, handler: str | None, total: int, now: float
+    ) -> None:
+        """The final state; the signature follows from the writer thread."""
+        r = self.record
+        r.state, r.ended, r.bytes, r.handler = state, now, total, handler
+        if state is DumpState.COMPLETE and r.reason == Reason.BAD_KDH.value:
+            r.state = DumpState.INCOMPLETE
+        elif reason is not None or state is not DumpState.COMPLETE:
+            r.reason = reason
+        self._submit()
+        dumpdir, dump_id = self._dumpdir, r.id
+        core = next((dumpdir / f for f in r.files if Path(f).name.startswith("vmcore")), None)
+        panic, compression = r.panic, r.compression or "none"
+
+        def sign(cat: Catalogue) -> None:
+            sig = signature_of(core, panic, compression)
+            cat.update(dump_id, signature=sig.title, signature_version=sig.version)
+
+        self._writer.submit(sign)
+
+    def handler_exited(self, status: int) -> None:
+        dump_id = self.record.id
+        self._writer.submit(lambda cat: cat.update(dump_id, handler_status=status))
+
+
+def recover_interrupted(
+    catalogue: Catalogue, dumpdir: Path, collector: str, now: float
+) -> list[DumpRecord]:
+    """Dumps this collector was receiving when it died: marked, their info files told.
+
+    Each gets ``Dump incomplete: server stopped while receiving`` appended to
+    its info file and the state ``incomplete: interrupted``; the caller runs
+    the handler with ``error`` for each record returned.
+    """
+    marked = []
+    for record in catalogue.receiving(collector):
+        names = [f for f in record.files if Path(f).name.startswith("info.")]
+        info = dumpdir / names[0] if names else None
+        if info is not None:
+            try:
+                with open(info, "ab") as out:
+                    out.write(INTERRUPTED_LINE)
+            except OSError as exc:
+                log.error("cannot mark %s interrupted: %s", info, exc)
+        record.state, record.reason = DumpState.INCOMPLETE, Reason.INTERRUPTED.value
+        record.ended, record.handler = now, "error"
+        catalogue.put(record)
+        log.warning("dump %s was interrupted (server stopped while receiving)", record.id)
+        marked.append(record)
+    return marked

@@ -1,0 +1,223 @@
+"""`debugnet dumps`: list, show, group, read, decrypt, extract and remove collected dumps."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from debugnet.errors import InvalidArgument, NoEntry
+
+if TYPE_CHECKING:
+    from debugnet.catalogue import Catalogue, DumpRecord
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw]?)$")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+STATES = ("receiving", "complete", "incomplete", "failed")
+
+
+def duration(text: str) -> float:
+    """``30d``, ``12h``, ``90m``, ``45s``, ``2w`` or plain seconds."""
+    m = _DURATION.match(text.strip())
+    if m is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (like 30d, 12h, 90m)")
+    return float(m.group(1)) * _UNIT[m.group(2)]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", type=Path, default=Path("crash"), help="dump directory")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = sub.add_parser("list", help="dumps, newest first")
+    p.add_argument("--host")
+    p.add_argument("--since", type=duration, help="started within this long (30d, 12h)")
+    p.add_argument("--state", choices=STATES)
+    p.add_argument("--signature")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("show", help="every field, the info file, files, message buffer tail")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("groups", help="dumps grouped by signature")
+    p.add_argument("--since", type=duration)
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("msgbuf", help="the kernel message buffer, as dmesg shows it")
+    p.add_argument("id")
+    p = sub.add_parser("decrypt", help="decrypt as decryptcore(8) does")
+    p.add_argument("id")
+    p.add_argument("--key", type=Path, required=True, help="RSA private key (PEM)")
+    p.add_argument("-o", "--output", type=Path)
+    p.add_argument("--force", action="store_true", help="overwrite the output")
+    p = sub.add_parser("extract", help="decompress to a plain vmcore")
+    p.add_argument("id")
+    p.add_argument("-o", "--output", type=Path)
+    p.add_argument("--force", action="store_true", help="overwrite the output")
+    p = sub.add_parser("rm", help="delete dumps and their records")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    sub.add_parser("reindex", help="rebuild the catalogue from the files")
+    p = sub.add_parser("merge", help="record that two signatures are one cause")
+    p.add_argument("a", metavar="SIG_A")
+    p.add_argument("b", metavar="SIG_B")
+    parser.set_defaults(command="dumps")
+
+
+def _open(dumpdir: Path, *, build: bool = True) -> Catalogue:
+    from debugnet.catalogue import open_catalogue, reindex
+    from debugnet.catalogue.sqlite import catalogue_path
+
+    if not dumpdir.is_dir():
+        raise NoEntry(f"{dumpdir}: no such dump directory")
+    fresh = not catalogue_path(dumpdir).exists()
+    catalogue = open_catalogue(dumpdir)
+    if fresh and build:
+        found = reindex(catalogue, dumpdir)
+        print(f"catalogue created from the files: {found} dumps", file=sys.stderr)
+    return catalogue
+
+
+def _record(catalogue: Catalogue, dump_id: str) -> DumpRecord:
+    from debugnet.catalogue import split_id
+
+    split_id(dump_id)  # a malformed ID is a usage error, not "not found"
+    record = catalogue.get(dump_id)
+    if record is None:
+        raise NoEntry(f"no dump {dump_id} in the catalogue (try 'debugnet dumps reindex')")
+    return record
+
+
+def run(args: argparse.Namespace) -> int:
+    catalogue = _open(args.dir, build=args.action != "reindex")
+    try:
+        handler = _ACTIONS[args.action]
+        return handler(args, catalogue)
+    finally:
+        catalogue.close()
+
+
+def _list(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    from debugnet.catalogue import DumpState, ListQuery
+    from debugnet.cli import dumps_format as fmt
+
+    if args.limit is not None and args.limit < 0:
+        raise InvalidArgument("--limit must not be negative")
+    query = ListQuery(
+        host=args.host,
+        since=None if args.since is None else time.time() - args.since,
+        state=None if args.state is None else DumpState(args.state),
+        signature=args.signature,
+        limit=args.limit,
+    )
+    records = catalogue.dumps(query)
+    if args.json:
+        print(fmt.dump_json([fmt.record_json(r) for r in records], compact=True))
+    else:
+        print(fmt.list_table(records))
+    return 0
+
+
+def _groups(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    from debugnet.cli import dumps_format as fmt
+
+    groups = catalogue.groups(None if args.since is None else time.time() - args.since)
+    if args.json:
+        print(fmt.dump_json([fmt.group_json(g) for g in groups]))
+    else:
+        print(fmt.groups_table(groups))
+    return 0
+
+
+def _show(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    from debugnet.catalogue import actions
+    from debugnet.cli import dumps_format as fmt
+    from debugnet.errors import DebugnetError
+
+    record = _record(catalogue, args.id)
+    info_path = args.dir / record.files[0] if record.files else None
+    try:
+        info = info_path.read_text(errors="replace") if info_path else ""
+    except OSError as exc:
+        info = f"(cannot read {info_path}: {exc.strerror})"
+    try:
+        tail = "\n".join(actions.msgbuf(args.dir, record).rstrip("\n").split("\n")[-20:])
+    except DebugnetError as exc:
+        tail = f"({exc})"
+    if args.json:
+        doc = fmt.record_json(record) | {"info": info, "msgbuf_tail": tail}
+        print(fmt.dump_json(doc))
+        return 0
+    print(fmt.show_text(record))
+    print("info file:")
+    print("  " + info.rstrip("\n").replace("\n", "\n  "))
+    print("message buffer (last 20 lines):")
+    print("  " + tail.replace("\n", "\n  "))
+    return 0
+
+
+def _msgbuf(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    from debugnet.catalogue import actions
+
+    sys.stdout.write(actions.msgbuf(args.dir, _record(catalogue, args.id)))
+    return 0
+
+
+def _decrypt(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    from debugnet.catalogue import actions
+
+    record = _record(catalogue, args.id)
+    try:
+        pem = args.key.read_bytes()
+    except OSError as exc:
+        raise NoEntry(f"{args.key}: {exc.strerror}") from None
+    out = actions.decrypt(args.dir, record, pem, args.output, args.force)
+    catalogue.update(record.id, files=actions.present_files(args.dir, record))
+    print(f"decrypted {record.id} -> {out}")
+    return 0
+
+
+def _extract(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    from debugnet.catalogue import actions
+
+    record = _record(catalogue, args.id)
+    out = actions.extract(args.dir, record, args.output, args.force)
+    catalogue.update(record.id, files=actions.present_files(args.dir, record))
+    print(f"extracted {record.id} -> {out}")
+    return 0
+
+
+def _rm(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    from debugnet.catalogue import actions
+
+    records = [_record(catalogue, i) for i in args.ids]  # all or nothing
+    for path in actions.remove(args.dir, catalogue, records):
+        print(f"removed {path}")
+    return 0
+
+
+def _reindex(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    from debugnet.catalogue import reindex
+
+    print(f"{reindex(catalogue, args.dir)} dumps indexed in {args.dir}")
+    return 0
+
+
+def _merge(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    if args.a == args.b:
+        raise InvalidArgument("the two signatures are the same")
+    shown = catalogue.merge(args.a, args.b)
+    print(f"merged: {args.b!r} is grouped under {shown!r}")
+    return 0
+
+
+_ACTIONS = {
+    "list": _list,
+    "show": _show,
+    "groups": _groups,
+    "msgbuf": _msgbuf,
+    "decrypt": _decrypt,
+    "extract": _extract,
+    "rm": _rm,
+    "reindex": _reindex,
+    "merge": _merge,
+}

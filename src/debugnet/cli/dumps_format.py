@@ -1,0 +1,128 @@
+"""How ``debugnet dumps`` prints records and groups: JSON documents and 100-column tables."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import fields
+from datetime import datetime
+from operator import attrgetter
+from typing import Any
+
+from debugnet.catalogue.record import DumpRecord, Group
+
+WIDTH = 100
+
+
+def iso(t: float | None) -> str | None:
+    """UTC, ISO 8601 to the second (gmtime and strftime in C: 20,000 records in a blink)."""
+    if t is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def _local(t: float, fmt: str) -> str:
+    return datetime.fromtimestamp(t).strftime(fmt)
+
+
+_FIRST = ("host", "ip", "index", "state", "reason", "bytes", "length", "started", "ended")
+_ORDER = (*_FIRST, "panic", "signature", "files")
+_NAMES = (*_ORDER, *(f.name for f in fields(DumpRecord) if f.name not in _ORDER))
+_VALUES = attrgetter(*_NAMES)
+
+
+def record_json(r: DumpRecord) -> dict[str, Any]:
+    """The issue's fields first (id, host, ip, index, state, ...), then every other one."""
+    out: dict[str, Any] = {"id": r.id}
+    out.update(zip(_NAMES, _VALUES(r), strict=True))
+    out["state"] = r.state.value
+    out["started"], out["ended"], out["last_data"] = iso(r.started), iso(r.ended), iso(r.last_data)
+    return out
+
+
+def group_json(g: Group) -> dict[str, Any]:
+    return {
+        "signature": g.signature,
+        "count": g.count,
+        "hosts": g.hosts,
+        "first_seen": iso(g.first_seen),
+        "last_seen": iso(g.last_seen),
+        "latest": g.latest,
+        "titles": g.titles,
+    }
+
+
+def dump_json(doc: object, *, compact: bool = False) -> str:
+    """Indented for people; compact (the C encoder, one call) for long arrays."""
+    if compact:
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(doc, indent=1, ensure_ascii=False)
+
+
+def size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("", "K", "M", "G", "T"):
+        if value < 1024 or unit == "T":
+            return f"{int(value)}" if unit == "" else f"{value:.1f}{unit}"
+        value /= 1024
+    return str(n)
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _rows(header: tuple[str, ...], widths: tuple[int, ...], rows: Sequence[tuple[str, ...]]) -> str:
+    """Left-aligned columns; the last one takes what is left of 100 columns."""
+    last = WIDTH - sum(widths) - len(widths)
+    lines = []
+    for row in [header, *rows]:
+        cells = [_fit(c, w).ljust(w) for c, w in zip(row, widths, strict=False)]
+        lines.append(" ".join([*cells, _fit(row[-1], last)]).rstrip())
+    return "\n".join(lines)
+
+
+def list_table(records: list[DumpRecord]) -> str:
+    """ID, start time, state, bytes received of the KDH length, and signature or reason."""
+    rows = []
+    for r in records:
+        what = r.signature or r.panic or ""
+        if r.reason:
+            what = f"[{r.reason}] {what}"
+        got = size(r.bytes) if r.length is None else f"{size(r.bytes)}/{size(r.length)}"
+        rows.append((r.id, _local(r.started, "%Y-%m-%d %H:%M"), r.state.value, got, what))
+    return _rows(("ID", "STARTED", "STATE", "BYTES", "SIGNATURE"), (18, 16, 10, 11), rows)
+
+
+def groups_table(groups: list[Group]) -> str:
+    rows = [
+        (
+            str(g.count),
+            str(len(g.hosts)),
+            _local(g.first_seen, "%Y-%m-%d"),
+            _local(g.last_seen, "%Y-%m-%d"),
+            g.latest,
+            (f"[+{len(g.titles) - 1} merged] " if len(g.titles) > 1 else "") + g.signature,
+        )
+        for g in groups
+    ]
+    header = ("COUNT", "HOSTS", "FIRST", "LAST", "LATEST", "SIGNATURE")
+    return _rows(header, (6, 5, 10, 10, 20), rows)
+
+
+def show_text(r: DumpRecord) -> str:
+    doc = record_json(r)
+    doc.pop("files")
+    width = max(len(k) for k in doc)
+    lines = []
+    for key, value in doc.items():
+        text = "" if value is None else str(value)
+        if key == "version_string":
+            text = text.replace("\n", "\n" + " " * (width + 2))
+        lines.append(f"{key:<{width}}  {text}")
+    lines.append("files:")
+    lines += [f"  {f}" for f in r.files]
+    return "\n".join(lines)
