@@ -29,6 +29,11 @@ def duration(text: str) -> float:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", type=Path, default=Path("crash"), help="dump directory")
+    parser.add_argument(
+        "--catalogue",
+        metavar="URL",
+        help="a shared catalogue (postgresql://...) or an SQLite file (default: in --dir)",
+    )
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = sub.add_parser("list", help="dumps, newest first")
     p.add_argument("--host")
@@ -57,13 +62,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("rm", help="delete dumps and their records")
     p.add_argument("ids", nargs="+", metavar="ID")
     sub.add_parser("reindex", help="rebuild the catalogue from the files")
+    sub.add_parser("migrate", help="create the catalogue's schema or migrate it forward")
     p = sub.add_parser("merge", help="record that two signatures are one cause")
     p.add_argument("a", metavar="SIG_A")
     p.add_argument("b", metavar="SIG_B")
     parser.set_defaults(command="dumps")
 
 
-def _open(dumpdir: Path, *, build: bool = True) -> Catalogue:
+def _open(args: argparse.Namespace) -> Catalogue:
+    from debugnet.catalogue import open_catalogue_at
+
+    if args.catalogue is not None:  # a shared catalogue: no dump directory to build it from
+        return open_catalogue_at(args.catalogue, args.dir, migrate=args.action == "migrate")
+    return _open_dir(args.dir, build=args.action not in ("reindex", "migrate"))
+
+
+def _open_dir(dumpdir: Path, *, build: bool = True) -> Catalogue:
     from debugnet.catalogue import open_catalogue, reindex
     from debugnet.catalogue.sqlite import catalogue_path
 
@@ -88,7 +102,7 @@ def _record(catalogue: Catalogue, dump_id: str) -> DumpRecord:
 
 
 def run(args: argparse.Namespace) -> int:
-    catalogue = _open(args.dir, build=args.action != "reindex")
+    catalogue = _open(args)
     try:
         handler = _ACTIONS[args.action]
         return handler(args, catalogue)
@@ -210,7 +224,15 @@ def _merge(args: argparse.Namespace, catalogue: Catalogue) -> int:
     return 0
 
 
+def _migrate(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    from debugnet.catalogue.sql import SCHEMA_VERSION
+
+    print(f"catalogue schema at version {SCHEMA_VERSION}")
+    return 0
+
+
 _ACTIONS = {
+    "migrate": _migrate,
     "list": _list,
     "show": _show,
     "groups": _groups,
