@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import queue
-import random
 import select
 import shlex
 import shutil
@@ -27,14 +25,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import harness
 from debugnet.wire.message import Message, MsgType
+from harness import Addresses, Process, Tools, build_tools
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "server-bench.md"
@@ -155,39 +154,6 @@ class Idle:
 # -- plumbing ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Tools:
-    floor_server: Path
-    blaster: Path
-
-
-def build_tools(floor_dir: Path, out: Path) -> Tools:
-    tools = Tools(out / "floor_server", out / "blaster")
-    for exe in (tools.floor_server, tools.blaster):
-        source = floor_dir / f"{exe.name}.c"
-        subprocess.run(["gcc", "-O2", "-o", str(exe), str(source)], check=True)
-    return tools
-
-
-class Addresses:
-    """Hands out fresh loopback addresses on a /24 of 127/8 unique to this run.
-
-    Every client gets an address of its own, so each dump is `vmcore.<addr>.0`
-    and no herald ever meets a lingering session of an earlier run.
-    """
-
-    def __init__(self) -> None:
-        rng = random.SystemRandom()
-        self.prefix = f"127.{rng.randrange(64, 250)}.{rng.randrange(1, 255)}"
-        self._next = 1
-
-    def take(self) -> str:
-        if self._next > 254:
-            raise RuntimeError(f"out of addresses in {self.prefix}.0/24")
-        self._next += 1
-        return f"{self.prefix}.{self._next - 1}"
-
-
 def cpu_times(pid: int) -> Cpu:
     """utime and stime of every thread of the process (10 ms resolution)."""
     with open(f"/proc/{pid}/stat") as f:
@@ -207,58 +173,11 @@ def parse_fields(line: str) -> dict[str, str]:
     return dict(tok.split("=", 1) for tok in line.split() if "=" in tok)
 
 
-class Process:
-    """A child started by PID with its stdout read line by line in the background."""
-
-    def __init__(self, argv: Sequence[str], log: Path) -> None:
-        self.argv = list(argv)
-        self._log = log.open("wb")
-        self.popen = subprocess.Popen(
-            self.argv, stdout=subprocess.PIPE, stderr=self._log, text=True, bufsize=1
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.log = log
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def _pump(self) -> None:
-        assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def wait_for(self, prefix: str, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self.lines.get(timeout=min(left, 0.1))
-            except queue.Empty:
-                if self.popen.poll() is not None and self.lines.empty():
-                    break
-                continue
-            if line.startswith(prefix):
-                return line
-        self.stop()
-        raise RuntimeError(
-            f"{self.argv[0]} did not say {prefix!r}; stderr:\n{self.log.read_text()[-2000:]}"
-        )
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(15)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-        self._log.close()
-
-
 # CPU pinning (--pin, the default on 2+ CPUs): servers on CPU 0, clients on CPU 1, as
 # when the client is another machine. Set once by main().
 PIN: dict[str, list[str]] = {"server": [], "client": []}
+SERVE_ARGS: list[str] = []
+"""Extra `debugnet serve` arguments (--serve-arg), e.g. --no-catalogue to measure its cost."""
 
 
 def pinned(role: str, argv: list[str]) -> list[str]:
@@ -267,25 +186,17 @@ def pinned(role: str, argv: list[str]) -> list[str]:
 
 @contextmanager
 def floor_server(tools: Tools, addr: str, directory: Path, work: Path) -> Iterator[Process]:
-    argv = pinned("server", [str(tools.floor_server), "-d", str(directory), "-a", addr])
-    proc = Process(argv, work / "floor.stderr")
-    try:
-        proc.wait_for("listening ", 5.0)
+    log = work / "floor.stderr"
+    with harness.floor_server(tools, addr, directory, log, prefix=PIN["server"]) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 @contextmanager
 def our_server(addr: str, directory: Path, work: Path) -> Iterator[Process]:
-    argv = [sys.executable, "-m", "debugnet", "serve", "--bind", addr, "--dir", str(directory)]
-    argv = pinned("server", [*argv, "--no-resolve", "--log-level", "warning"])
-    proc = Process(argv, work / "ours.stderr")
-    try:
-        proc.wait_for("debugnet serve: listening on udp ", 15.0)
+    with harness.our_server(
+        addr, directory, work / "ours.stderr", prefix=PIN["server"], extra=SERVE_ARGS
+    ) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 # -- the cases --------------------------------------------------------------
@@ -749,6 +660,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--no-write", action="store_true", help="print the report only")
     p.add_argument(
+        "--serve-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="pass ARG to debugnet serve (repeatable), e.g. --serve-arg=--no-catalogue",
+    )
+    p.add_argument(
         "--pin",
         action=argparse.BooleanOptionalAction,
         default=(os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None,
@@ -766,6 +684,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.pin:
         PIN["server"], PIN["client"] = ["taskset", "-c", "0"], ["taskset", "-c", "1"]
+    SERVE_ARGS[:] = args.serve_arg
     signal.signal(signal.SIGTERM, _terminated)
     plan = QUICK if args.quick else FULL
     plan = dataclasses.replace(plan, reps=args.reps or plan.reps, crowd_delay=args.crowd_delay)

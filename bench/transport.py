@@ -21,7 +21,6 @@ import argparse
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from tests.simnet import run_dump  # noqa: E402
 
 from debugnet.sim import LinkConfig  # noqa: E402
 from debugnet.transport.config import CongestionControl, Mode, TransportConfig  # noqa: E402
+from harness import Addresses, Tools, build_tools, floor_server, our_server  # noqa: E402
 
 RATE = 1e9
 FLOOR_SRC = ROOT.parent / "shared" / "floor"
@@ -120,45 +120,6 @@ def table_small_buffer(size: int) -> None:
 # -- loopback -------------------------------------------------------------------------
 
 
-def free_ip() -> str:
-    rng = random.Random()
-    for _ in range(200):
-        ip = f"127.0.{rng.randint(1, 254)}.{rng.randint(2, 254)}"
-        socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
-        try:
-            socks[0].bind((ip, 20023))
-            socks[1].bind((ip, 20024))
-            return ip
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free 127.0.x.y")
-
-
-def start(cmd: list[str], ready: bytes, log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and proc.poll() is None:
-        if ready in log.read_bytes():
-            return proc
-        time.sleep(0.05)
-    proc.kill()
-    proc.wait()
-    raise RuntimeError(f"{cmd[0]} did not start: {log.read_bytes()[-500:]!r}")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def ours(ip: str, data: bytes, mode: Mode, dumpdir: Path) -> float:
     from debugnet.netdump.send import send_dump
 
@@ -189,33 +150,29 @@ def medians(runs: dict[str, Callable[[], float]], rounds: int) -> dict[str, floa
 def loopback(megabytes: int, rounds: int) -> None:
     data = random.Random(3).randbytes(megabytes * 1_000_000)
     base = Path(tempfile.mkdtemp(prefix="bench-transport-", dir="/dev/shm"))
+    addrs = Addresses()
     try:
         print(f"\n## Loopback, {megabytes} MB, medians of {rounds} (MB/s)\n")
-        loop_serve(data, base, rounds)
-        loop_floor(data, base, rounds)
+        loop_serve(data, base, rounds, addrs.take())
+        loop_floor(data, base, rounds, addrs)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def loop_serve(data: bytes, base: Path, rounds: int) -> None:
-    ip = free_ip()
+def loop_serve(data: bytes, base: Path, rounds: int, ip: str) -> None:
     dumpdir = base / "serve"
-    cmd = [sys.executable, "-m", "debugnet", "serve", "--bind", ip, "--dir", str(dumpdir)]
     try:
-        proc = start([*cmd, "--no-resolve", "--log-level", "warning"], b"listening", base / "s.log")
+        with our_server(ip, dumpdir, base / "s.log"):
+            got = medians(
+                {
+                    "window": lambda: ours(ip, data, Mode.WINDOW, dumpdir),
+                    "seed": lambda: ours(ip, data, Mode.SEED, dumpdir),
+                },
+                rounds,
+            )
     except (RuntimeError, OSError) as exc:
         print(f"debugnet serve row skipped: {exc}")
         return
-    try:
-        got = medians(
-            {
-                "window": lambda: ours(ip, data, Mode.WINDOW, dumpdir),
-                "seed": lambda: ours(ip, data, Mode.SEED, dumpdir),
-            },
-            rounds,
-        )
-    finally:
-        stop(proc)
     print("| server | our seed | our window | window/seed |")
     print("|---|---|---|---|")
     print(
@@ -224,28 +181,23 @@ def loop_serve(data: bytes, base: Path, rounds: int) -> None:
     )
 
 
-def build_floor(out: Path) -> tuple[Path, Path] | None:
-    gcc = shutil.which("gcc")
-    if gcc is None or not (FLOOR_SRC / "floor_server.c").exists():
+def build_floor(out: Path) -> Tools | None:
+    if shutil.which("gcc") is None or not (FLOOR_SRC / "floor_server.c").exists():
         print("C floor rows skipped: gcc or ../shared/floor missing")
         return None
-    server, client = out / "floor_server", out / "blaster"
-    subprocess.run([gcc, "-O2", "-o", str(server), str(FLOOR_SRC / "floor_server.c")], check=True)
-    subprocess.run([gcc, "-O2", "-o", str(client), str(FLOOR_SRC / "blaster.c")], check=True)
-    return server, client
+    return build_tools(FLOOR_SRC, out)
 
 
-def loop_floor(data: bytes, base: Path, rounds: int) -> None:
-    built = build_floor(base)
-    if built is None:
+def loop_floor(data: bytes, base: Path, rounds: int, addrs: Addresses) -> None:
+    tools = build_floor(base)
+    if tools is None:
         return
-    server_bin, blaster_bin = built
-    ip = free_ip()
+    blaster_bin = tools.blaster
+    ip = addrs.take()
     dumpdir = base / "floor"
     dumpdir.mkdir()
-    proc = start([str(server_bin), "-d", str(dumpdir), "-a", ip], b"listening", base / "f.log")
     n = len(data)
-    try:
+    with floor_server(tools, ip, dumpdir, base / "f.log"):
         got = medians(
             {
                 "window": lambda: ours(ip, data, Mode.WINDOW, dumpdir),
@@ -260,8 +212,6 @@ def loop_floor(data: bytes, base: Path, rounds: int) -> None:
             },
             rounds,
         )
-    finally:
-        stop(proc)
     print(
         f"| C floor server | {got['seed']:.1f} | {got['window']:.1f} "
         f"| {got['window'] / got['seed']:.1f}x |"
@@ -277,21 +227,18 @@ def loop_floor(data: bytes, base: Path, rounds: int) -> None:
         f"| C blaster (--no-gso) | | {got['c window nogso']:.1f} "
         f"| {got['window'] / got['c window nogso']:.2f} |"
     )
-    loop_small_rcvbuf(server_bin, blaster_bin, data, base, rounds)
+    loop_small_rcvbuf(tools, data, base, rounds, addrs.take())
 
 
-def loop_small_rcvbuf(
-    server_bin: Path, blaster_bin: Path, data: bytes, base: Path, rounds: int
-) -> None:
+def loop_small_rcvbuf(tools: Tools, data: bytes, base: Path, rounds: int, ip: str) -> None:
     """netdumpd's 128 KiB SO_RCVBUF: fewer than 256 datagrams fit."""
-    ip = free_ip()
+    blaster_bin = tools.blaster
     dumpdir = base / "floor-small"
     dumpdir.mkdir()
-    cmd = [str(server_bin), "-d", str(dumpdir), "-a", ip, "--rcvbuf", "131072"]
-    proc = start(cmd, b"listening", base / "fs.log")
     n = min(len(data), 30_000_000)
     part = data[:n]
-    try:
+    rcvbuf = ("--rcvbuf", "131072")
+    with floor_server(tools, ip, dumpdir, base / "fs.log", extra=rcvbuf):
         got = medians(
             {
                 "window": lambda: ours(ip, part, Mode.WINDOW, dumpdir),
@@ -301,8 +248,6 @@ def loop_small_rcvbuf(
             },
             rounds,
         )
-    finally:
-        stop(proc)
     print(f"\n| C floor server, SO_RCVBUF 128 KiB ({n // 1_000_000} MB) | window 256 MB/s |")
     print("|---|---|")
     print(f"| our client (congestion control) | {got['window']:.1f} |")

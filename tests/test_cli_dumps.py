@@ -208,3 +208,14 @@ def test_decrypt_truncated_key_file(
     assert code == 1 and "key file" in err
     assert not (crash / "vmcore.db3.0").exists()
     assert not [p for p in crash.iterdir() if p.name.endswith(".partial")]
+
+
+def test_rm_refuses_a_dump_being_received(crash: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from debugnet.catalogue import DumpRecord, open_catalogue
+
+    run(capsys, crash, "reindex")
+    cat = open_catalogue(crash)
+    cat.put(DumpRecord(host="live", index=0, started=1.0))
+    cat.close()
+    code, _, err = run(capsys, crash, "rm", "live.0", "db3.0")
+    assert code == 1 and "still being received" in err and (crash / "info.db3.0").exists()

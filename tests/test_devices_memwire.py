@@ -18,6 +18,7 @@ from debugnet.ifnet import (
     debugnet_poll,
     debugnet_transmit,
 )
+from debugnet.ifnet.ioctl import add_multi, promisc, set_flags
 from debugnet.sim import LinkConfig, Simulator
 
 MAC1 = bytes.fromhex("020000000001")
@@ -55,15 +56,15 @@ def test_station_filter_and_promiscuous_mode() -> None:
     sim.run()
     assert b.dequeue_input() == frame(BCAST, MAC1, 2)
     assert b.dequeue_input() is None
-    b.promisc(True)
+    promisc(b, True)
     a.transmit(frame(other, MAC1, 3))
     sim.run()
     assert b.dequeue_input() == frame(other, MAC1, 3)
     group = bytes.fromhex("01005e000001")
-    b.promisc(False)
+    promisc(b, False)
     a.transmit(frame(group, MAC1, 4))
     sim.run()  # not joined yet: filtered out
-    b.add_multi(group)
+    add_multi(b, group)
     a.transmit(frame(group, MAC1, 5))
     sim.run()
     assert b.dequeue_input() == frame(group, MAC1, 5)
@@ -145,7 +146,7 @@ def test_down_interface_receives_nothing() -> None:
     sim = Simulator()
     table = IfTable()
     a, b, _ = wire_pair(sim, table)
-    b.set_flags(b.flags & ~IfFlags.UP, sim.now)
+    set_flags(b, b.flags & ~IfFlags.UP, sim.now)
     a.transmit(frame(MAC2, MAC1, 1))
     sim.run()
     assert b.stats.ipackets == 0

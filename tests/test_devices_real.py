@@ -19,6 +19,7 @@ from debugnet.devices.hostimport import import_host, read_host_interface
 from debugnet.devices.pcap import PcapWriter, capture, read_pcap
 from debugnet.errors import InvalidArgument, NoDevice, PermissionDenied
 from debugnet.ifnet import IfFlags, Ifnet, IfTable, LinkState
+from debugnet.ifnet.ioctl import promisc, set_flags
 from tests.test_devices_support import (
     HOST_IP,
     OUR_IP,
@@ -185,9 +186,9 @@ def test_promiscuous_mode_reaches_the_host_interface(veth: tuple[str, NetNs]) ->
             return bool(int(Path(f"/sys/class/net/{ours}/flags").read_text(), 16) & 0x100)
 
         assert not host_promisc()
-        ifp.promisc(True)
+        promisc(ifp, True)
         assert host_promisc()
-        ifp.promisc(False)
+        promisc(ifp, False)
         assert not host_promisc()
     finally:
         packet.close(ifp)
@@ -198,9 +199,9 @@ def test_closed_packet_device_refuses_to_send(veth: tuple[str, NetNs]) -> None:
     table = IfTable()
     ifp = packet.attach_packet(table, ours)
     try:
-        ifp.set_flags(ifp.flags & ~IfFlags.UP, 0.0)  # stop closes the socket
+        set_flags(ifp, ifp.flags & ~IfFlags.UP, 0.0)  # stop closes the socket
         assert ifp.softc.sock is None and ifp.tx_direct is None
-        ifp.set_flags(ifp.flags | IfFlags.UP, 0.0)  # init reopens it
+        set_flags(ifp, ifp.flags | IfFlags.UP, 0.0)  # init reopens it
         ifp.transmit(arp_request(ifp.lladdr, OUR_IP, HOST_IP))
         assert ifp.stats.opackets == 1
         table.detach(ifp)
@@ -257,23 +258,23 @@ def test_promiscuous_mode_asked_while_down_applies_when_up(veth: tuple[str, NetN
     ours, _ = veth
     ip("link", "set", ours, "down")
     with _attached(ours) as ifp:  # down: no socket yet
-        ifp.promisc(True)
+        promisc(ifp, True)
         assert not _host_promisc(ours)
-        ifp.set_flags(ifp.flags | IfFlags.UP, 0.0)  # init consults IFF_PROMISC
+        set_flags(ifp, ifp.flags | IfFlags.UP, 0.0)  # init consults IFF_PROMISC
         assert _host_promisc(ours) and ifp.softc.promisc
 
 
 def test_promiscuous_mode_survives_down_and_up(veth: tuple[str, NetNs]) -> None:
     ours, _ = veth
     with _attached(ours) as ifp:
-        ifp.promisc(True)
+        promisc(ifp, True)
         assert _host_promisc(ours)
-        ifp.set_flags(ifp.flags & ~IfFlags.UP, 0.0)
+        set_flags(ifp, ifp.flags & ~IfFlags.UP, 0.0)
         assert not ifp.softc.promisc and not _host_promisc(ours)
-        ifp.set_flags(ifp.flags | IfFlags.UP, 0.0)
+        set_flags(ifp, ifp.flags | IfFlags.UP, 0.0)
         assert ifp.pcount == 1 and ifp.flags & IfFlags.PROMISC
         assert _host_promisc(ours)
-        ifp.promisc(False)
+        promisc(ifp, False)
         assert not _host_promisc(ours)
 
 
@@ -285,7 +286,7 @@ def test_the_hosts_own_promiscuity_is_not_imported(veth: tuple[str, NetNs]) -> N
         assert ifp.pcount == 0 and not ifp.softc.promisc
         ip("link", "set", ours, "promisc", "off")
         assert _promiscuity(ours) == 0  # no membership of ours holds it
-        ifp.promisc(True)
+        promisc(ifp, True)
         assert _promiscuity(ours) == 1
 
 

@@ -4,7 +4,9 @@ import pytest
 
 from debugnet.errors import DebugnetError, Exists, InvalidArgument, NoDevice
 from debugnet.ifnet import AddrFamily, IfFlags, IfTable, LinkAddress
-from debugnet.ifnet.addr import format_mac, parse_mac, refines
+from debugnet.ifnet.addr import refines
+from debugnet.ifnet.ioctl import set_flags
+from debugnet.wire.ethernet import mac_from_str, mac_to_str
 from tests.test_ifnet_support import MAC_A, MAC_B, make_ether
 
 
@@ -129,7 +131,7 @@ def test_replace_lladdr() -> None:
     table = IfTable()
     ifp, drv = make_ether()
     table.attach(ifp)
-    ifp.set_flags(IfFlags.UP, 0.0)
+    set_flags(ifp, IfFlags.UP, 0.0)
     inits = drv.inits
     ifp.replace_lladdr(MAC_B)
     assert ifp.lladdr == MAC_B and ifp.link_ifa is not None
@@ -142,10 +144,10 @@ def test_replace_lladdr() -> None:
 
 
 def test_mac_text() -> None:
-    assert format_mac(MAC_A) == "02:00:00:00:00:01"
-    assert parse_mac("02-00-00-00-00-01") == MAC_A
+    assert mac_to_str(MAC_A) == "02:00:00:00:00:01"
+    assert mac_from_str("02-00-00-00-00-01") == MAC_A
     with pytest.raises(ValueError):
-        parse_mac("02:00")
+        mac_from_str("02:00")
     assert refines(A("255.255.255.128"), A("255.255.255.0"))
     assert not refines(A("255.255.255.0"), A("255.255.255.0"))
     assert not refines(A("255.255.0.0"), A("255.255.255.0"))

@@ -2,6 +2,7 @@ import pytest
 
 from debugnet.errors import Exists, InvalidArgument, NoDevice, NotSupported
 from debugnet.ifnet import IfCloner, Ifnet, IfOps, IfTable, split_name
+from debugnet.ifnet.ioctl import set_metric
 
 
 def _cloner(name: str = "tap", destroyable: bool = True) -> IfCloner:
@@ -86,7 +87,7 @@ def test_destroy_disables_ioctls_before_the_driver_runs() -> None:
 
     def destroy(table: IfTable, ifp: Ifnet) -> None:
         try:
-            ifp.set_metric(3)
+            set_metric(ifp, 3)
         except NoDevice as exc:
             seen.append(type(exc))
         table.detach(ifp)

@@ -17,6 +17,7 @@ from debugnet.ifnet import (
     debugnet_transmit,
     supports_debugnet,
 )
+from debugnet.ifnet.ioctl import set_mtu
 
 
 class Nic:
@@ -79,11 +80,11 @@ def test_high_water_mark_grows_per_figure_only() -> None:
     assert table.debugnet.resizes == 2
     # Nothing grows: no resize.
     nic_b.figures = (1, 16, 2048)
-    b.set_mtu(1400)
+    set_mtu(b, 1400)
     assert table.debugnet.resizes == 2
     # One figure grows on an MTU change: resize.
     nic_b.figures = (1, 64, 9216)
-    b.set_mtu(9000)
+    set_mtu(b, 9000)
     assert table.debugnet.resizes == 3
     assert table.debugnet.hwm == PoolSize(768, 256, 9216)
 

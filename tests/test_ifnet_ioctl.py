@@ -1,7 +1,32 @@
 import pytest
 
 from debugnet.errors import InvalidArgument, NoDevice, NotTty, PermissionDenied
-from debugnet.ifnet import IfCap, IfEvent, IfFlags, Ifnet, IfTable, IoctlCmd
+from debugnet.ifnet import (
+    IfCap,
+    IfEvent,
+    IfFlags,
+    Ifnet,
+    IfNotice,
+    IfOps,
+    IfStats,
+    IfTable,
+    IoctlCmd,
+    LinkAddress,
+    LinkState,
+)
+from debugnet.ifnet.ioctl import (
+    add_multi,
+    del_multi,
+    ifioctl,
+    ifioctl_common,
+    promisc,
+    set_capenable,
+    set_flags,
+    set_metric,
+    set_mtu,
+    stats_snapshot,
+    zero_stats,
+)
 from tests.test_ifnet_support import MAC_A, MAC_B, FakeDriver, make_ether, recorder, up
 
 
@@ -17,11 +42,11 @@ def test_set_flags_up_inits_driver_and_records_time() -> None:
     seen = recorder(table)
     ifp, drv = make_ether()
     table.attach(ifp)
-    ifp.set_flags(IfFlags.UP | IfFlags.DEBUG, now=7.5)
+    set_flags(ifp, IfFlags.UP | IfFlags.DEBUG, now=7.5)
     assert ifp.flags & IfFlags.UP and ifp.flags & IfFlags.RUNNING and ifp.flags & IfFlags.DEBUG
     assert drv.inits == 1 and ifp.last_change == 7.5
     assert seen[-1].event == IfEvent.UP
-    ifp.set_flags(0, now=9.0)
+    set_flags(ifp, 0, now=9.0)
     assert not ifp.flags & (IfFlags.UP | IfFlags.RUNNING | IfFlags.DEBUG)
     assert drv.stops == 1 and ifp.last_change == 9.0
     assert seen[-1].event == IfEvent.DOWN
@@ -30,7 +55,7 @@ def test_set_flags_up_inits_driver_and_records_time() -> None:
 def test_set_flags_keeps_the_flags_it_cannot_change() -> None:
     _, ifp, _ = _attached()
     before = ifp.flags
-    ifp.set_flags(IfFlags.PROMISC | IfFlags.POINTOPOINT | IfFlags.LINK0, 0.0)
+    set_flags(ifp, IfFlags.PROMISC | IfFlags.POINTOPOINT | IfFlags.LINK0, 0.0)
     after = ifp.flags
     assert after & IfFlags.BROADCAST and after & IfFlags.MULTICAST  # kept although not asked
     assert not after & (IfFlags.PROMISC | IfFlags.POINTOPOINT)  # refused although asked
@@ -42,7 +67,7 @@ def test_driver_refusing_flags_changes_nothing() -> None:
     _, ifp, _ = _attached(driver=drv)
     before = ifp.flags
     with pytest.raises(InvalidArgument):
-        ifp.set_flags(IfFlags.UP, 0.0)
+        set_flags(ifp, IfFlags.UP, 0.0)
     assert ifp.flags == before and drv.inits == 0
 
 
@@ -50,7 +75,7 @@ def test_failing_init_leaves_the_interface_down() -> None:
     drv = FakeDriver(fail_init=InvalidArgument("hardware says no"))
     _, ifp, _ = _attached(driver=drv)
     with pytest.raises(InvalidArgument):
-        ifp.set_flags(IfFlags.UP, 0.0)
+        set_flags(ifp, IfFlags.UP, 0.0)
     assert not ifp.flags & IfFlags.UP
 
 
@@ -58,21 +83,21 @@ def test_promisc_is_counted_and_reaches_the_driver_only_on_edges() -> None:
     _, ifp, drv = _attached()
     up(ifp)
     drv.ioctls.clear()
-    ifp.promisc(True)
-    ifp.promisc(True)
+    promisc(ifp, True)
+    promisc(ifp, True)
     assert ifp.pcount == 2 and ifp.flags & IfFlags.PROMISC
     assert len(drv.ioctls) == 1
-    ifp.promisc(False)
+    promisc(ifp, False)
     assert ifp.flags & IfFlags.PROMISC and len(drv.ioctls) == 1
-    ifp.promisc(False)
+    promisc(ifp, False)
     assert not ifp.flags & IfFlags.PROMISC and len(drv.ioctls) == 2
     with pytest.raises(InvalidArgument):
-        ifp.promisc(False)
+        promisc(ifp, False)
 
 
 def test_promisc_on_a_down_interface_does_not_call_the_driver() -> None:
     _, ifp, drv = _attached()
-    ifp.promisc(True)
+    promisc(ifp, True)
     assert ifp.flags & IfFlags.PROMISC and drv.ioctls == []
 
 
@@ -82,13 +107,13 @@ def test_promisc_with_a_failing_driver_restores_count_and_flag() -> None:
     up(ifp)
     drv.fail[IoctlCmd.SIOCSIFFLAGS] = InvalidArgument("cannot")
     with pytest.raises(InvalidArgument):
-        ifp.promisc(True)
+        promisc(ifp, True)
     assert ifp.pcount == 0 and not ifp.flags & IfFlags.PROMISC
     del drv.fail[IoctlCmd.SIOCSIFFLAGS]
-    ifp.promisc(True)
+    promisc(ifp, True)
     drv.fail[IoctlCmd.SIOCSIFFLAGS] = InvalidArgument("cannot")
     with pytest.raises(InvalidArgument):
-        ifp.promisc(False)
+        promisc(ifp, False)
     assert ifp.pcount == 1 and ifp.flags & IfFlags.PROMISC
 
 
@@ -98,30 +123,30 @@ def test_mtu_range_driver_veto_and_listeners() -> None:
     drv = FakeDriver()
     ifp, _ = make_ether(driver=drv)
     table.attach(ifp)
-    ifp.set_mtu(9000)
+    set_mtu(ifp, 9000)
     assert ifp.mtu == 9000 and seen[-1].event == IfEvent.MTU
     n = len(seen)
-    ifp.set_mtu(9000)
+    set_mtu(ifp, 9000)
     assert len(seen) == n  # no change, no notice
     for bad in (67, 9001):
         with pytest.raises(InvalidArgument):
-            ifp.set_mtu(bad)
+            set_mtu(ifp, bad)
     drv.fail[IoctlCmd.SIOCSIFMTU] = InvalidArgument("driver range")
     with pytest.raises(InvalidArgument):
-        ifp.set_mtu(1400)
+        set_mtu(ifp, 1400)
     assert ifp.mtu == 9000
 
 
 def test_metric_stats_and_zeroing() -> None:
     _, ifp, _ = _attached()
     up(ifp)
-    ifp.set_metric(5)
+    set_metric(ifp, 5)
     assert ifp.metric == 5
     ifp.transmit(b"\xff" * 60)
-    snap = ifp.stats_snapshot()
+    snap = stats_snapshot(ifp)
     ifp.transmit(b"\x00" * 60)
     assert snap.opackets == 1 and snap.omcasts == 1 and snap.obytes == 60
-    before = ifp.zero_stats(now=3.0)
+    before = zero_stats(ifp, now=3.0)
     assert before.opackets == 2
     assert ifp.stats.opackets == 0 and ifp.last_change == 3.0
 
@@ -129,19 +154,19 @@ def test_metric_stats_and_zeroing() -> None:
 def test_multicast_membership_is_counted() -> None:
     _, ifp, drv = _attached()
     group = bytes.fromhex("01005e000001")
-    ifp.add_multi(group)
-    ifp.add_multi(group)
+    add_multi(ifp, group)
+    add_multi(ifp, group)
     assert [c for c, _ in drv.ioctls] == [IoctlCmd.SIOCADDMULTI]
-    ifp.del_multi(group)
-    ifp.del_multi(group)
+    del_multi(ifp, group)
+    del_multi(ifp, group)
     assert [c for c, _ in drv.ioctls] == [IoctlCmd.SIOCADDMULTI, IoctlCmd.SIOCDELMULTI]
     with pytest.raises(NoDevice):
-        ifp.del_multi(group)
+        del_multi(ifp, group)
     with pytest.raises(InvalidArgument):
-        ifp.add_multi(bytes.fromhex("020000000001"))
+        add_multi(ifp, bytes.fromhex("020000000001"))
     drv.fail[IoctlCmd.SIOCADDMULTI] = InvalidArgument("table full")
     with pytest.raises(InvalidArgument):
-        ifp.add_multi(group)
+        add_multi(ifp, group)
     assert ifp.multi == {}
 
 
@@ -149,13 +174,13 @@ def test_capabilities() -> None:
     caps = IfCap.CSUM_IPV4_RX | IfCap.CSUM_UDPV4_RX
     _, ifp, drv = _attached(capabilities=caps)
     with pytest.raises(InvalidArgument):
-        ifp.set_capenable(IfCap.CSUM_TCPV4_TX)
-    ifp.set_capenable(IfCap.CSUM_IPV4_RX)
+        set_capenable(ifp, IfCap.CSUM_TCPV4_TX)
+    set_capenable(ifp, IfCap.CSUM_IPV4_RX)
     assert drv.inits == 0  # down: no re-init
     up(ifp)
-    ifp.set_capenable(caps)
+    set_capenable(ifp, caps)
     assert drv.inits == 2  # up, then re-init for the change
-    assert ifp.ioctl(IoctlCmd.SIOCGIFCAP) == (caps, caps)
+    assert ifioctl(ifp, IoctlCmd.SIOCGIFCAP) == (caps, caps)
 
 
 def test_set_flags_up_restarts_an_interface_that_is_up_but_stopped() -> None:
@@ -170,15 +195,15 @@ def test_set_flags_up_restarts_an_interface_that_is_up_but_stopped() -> None:
 
 def test_ioctl_sets_the_link_layer_address() -> None:
     _table, ifp, drv = _attached()
-    ifp.ioctl(IoctlCmd.SIOCSIFLLADDR, MAC_B)
+    ifioctl(ifp, IoctlCmd.SIOCSIFLLADDR, MAC_B)
     assert ifp.lladdr == MAC_B and drv.ioctls[-1] == (IoctlCmd.SIOCSIFLLADDR, MAC_B)
     assert ifp.link_ifa is not None and ifp.link_ifa.addr.lladdr == MAC_B
     with pytest.raises(InvalidArgument):
-        ifp.ioctl(IoctlCmd.SIOCSIFLLADDR, b"xx")
+        ifioctl(ifp, IoctlCmd.SIOCSIFLLADDR, b"xx")
     with pytest.raises(InvalidArgument):
-        ifp.ioctl(IoctlCmd.SIOCSIFLLADDR, None)
+        ifioctl(ifp, IoctlCmd.SIOCSIFLLADDR, None)
     with pytest.raises(PermissionDenied):
-        ifp.ioctl(IoctlCmd.SIOCSIFLLADDR, MAC_A, privileged=False)
+        ifioctl(ifp, IoctlCmd.SIOCSIFLLADDR, MAC_A, privileged=False)
     assert ifp.lladdr == MAC_B
 
 
@@ -187,28 +212,110 @@ def test_a_detached_interface_is_enxio_before_eperm() -> None:
     table, ifp, _drv = _attached()
     table.detach(ifp)
     with pytest.raises(NoDevice):
-        ifp.ioctl(IoctlCmd.SIOCSIFMTU, 1400, privileged=False)
+        ifioctl(ifp, IoctlCmd.SIOCSIFMTU, 1400, privileged=False)
     with pytest.raises(PermissionDenied):
-        ifp.ioctl(IoctlCmd.SIOCINITIFADDR)
+        ifioctl(ifp, IoctlCmd.SIOCINITIFADDR)
 
 
 def test_ioctl_entry_point_errnos() -> None:
     table, ifp, _drv = _attached()
-    assert ifp.ioctl(IoctlCmd.SIOCGIFINDEX) == 1
-    ifp.ioctl(IoctlCmd.SIOCSIFMTU, 1400)
-    assert ifp.ioctl(IoctlCmd.SIOCGIFMTU) == 1400
-    ifp.ioctl(IoctlCmd.SIOCSIFFLAGS, int(IfFlags.UP), now=2.0)
-    assert ifp.ioctl(IoctlCmd.SIOCGIFFLAGS) & IfFlags.UP
-    assert ifp.ioctl(IoctlCmd.SIOCGIFDATA).opackets == 0
+    assert ifioctl(ifp, IoctlCmd.SIOCGIFINDEX) == 1
+    ifioctl(ifp, IoctlCmd.SIOCSIFMTU, 1400)
+    assert ifioctl(ifp, IoctlCmd.SIOCGIFMTU) == 1400
+    ifioctl(ifp, IoctlCmd.SIOCSIFFLAGS, int(IfFlags.UP), now=2.0)
+    assert ifioctl(ifp, IoctlCmd.SIOCGIFFLAGS) & IfFlags.UP
+    assert ifioctl(ifp, IoctlCmd.SIOCGIFDATA).opackets == 0
     with pytest.raises(PermissionDenied):
-        ifp.ioctl(IoctlCmd.SIOCSIFMTU, 1300, privileged=False)
-    assert ifp.ioctl(IoctlCmd.SIOCGIFMTU, privileged=False) == 1400
+        ifioctl(ifp, IoctlCmd.SIOCSIFMTU, 1300, privileged=False)
+    assert ifioctl(ifp, IoctlCmd.SIOCGIFMTU, privileged=False) == 1400
     with pytest.raises(PermissionDenied):
-        ifp.ioctl(IoctlCmd.SIOCINITIFADDR)
+        ifioctl(ifp, IoctlCmd.SIOCINITIFADDR)
     with pytest.raises(NotTty):
-        ifp.ioctl(IoctlCmd.DRIVER_PRIVATE + 5)
+        ifioctl(ifp, IoctlCmd.DRIVER_PRIVATE + 5)
     with pytest.raises(InvalidArgument):
-        ifp.ioctl(IoctlCmd.SIOCSIFMTU, "big")
+        ifioctl(ifp, IoctlCmd.SIOCSIFMTU, "big")
     table.detach(ifp)
     with pytest.raises(NoDevice):
-        ifp.ioctl(IoctlCmd.SIOCGIFFLAGS)
+        ifioctl(ifp, IoctlCmd.SIOCGIFFLAGS)
+
+
+# -- ifioctl_common and the attach/detach hooks ----------------------------------
+
+
+def test_ifioctl_common_answers_reads_without_the_driver() -> None:
+    _table, ifp, drv = _attached()
+    drv.ioctls.clear()
+    assert ifioctl_common(ifp, IoctlCmd.SIOCGIFMTU) == 1500
+    assert ifioctl_common(ifp, IoctlCmd.SIOCGIFINDEX) == ifp.index
+    assert ifioctl_common(ifp, IoctlCmd.SIOCGIFFLAGS) == ifp.flags
+    assert drv.ioctls == []
+
+
+def test_ifioctl_common_applies_changes_through_the_driver() -> None:
+    _table, ifp, drv = _attached()
+    drv.ioctls.clear()
+    assert ifioctl_common(ifp, IoctlCmd.SIOCSIFMETRIC, 7) is None
+    assert ifp.metric == 7 and drv.ioctls == [(IoctlCmd.SIOCSIFMETRIC, 7)]
+    ifp.stats.ipackets = 4
+    before = ifioctl_common(ifp, IoctlCmd.SIOCZIFDATA, now=6.0)
+    assert isinstance(before, IfStats) and before.ipackets == 4
+    assert ifp.stats.ipackets == 0 and ifp.last_change == 6.0
+
+
+def test_ifioctl_common_hands_unknown_requests_to_the_driver() -> None:
+    seen: list[int] = []
+
+    def private(ifp: Ifnet, cmd: int, arg: object) -> None:
+        seen.append(cmd)
+
+    table = IfTable()
+    ifp = table.attach(Ifnet("xx0", IfOps(output=lambda ifp, frame: None, ioctl=private)))
+    assert ifioctl_common(ifp, IoctlCmd.DRIVER_PRIVATE + 1, b"x") is None
+    assert seen == [IoctlCmd.DRIVER_PRIVATE + 1]
+    _table, other, _drv = _attached(name="em1")
+    with pytest.raises(NotTty):  # the recording driver knows no private request
+        ifioctl_common(other, IoctlCmd.DRIVER_PRIVATE + 1)
+
+
+def test_ifioctl_common_checks_the_argument_type() -> None:
+    _table, ifp, _drv = _attached()
+    with pytest.raises(InvalidArgument):
+        ifioctl_common(ifp, IoctlCmd.SIOCSIFMTU, "1400")
+    with pytest.raises(InvalidArgument):
+        ifioctl_common(ifp, IoctlCmd.SIOCADDMULTI, 1)
+    assert ifp.mtu == 1500
+
+
+def test_attached_hook_gives_index_link_address_and_listeners() -> None:
+    ifp, _drv = make_ether()
+    heard: list[IfNotice] = []
+    ifp.notify(IfEvent.UP)  # nobody listens before attach
+    ifp.attached(5, 9, heard.append)
+    assert (ifp.index, ifp.index_gen) == (5, 9)
+    assert ifp.link_ifa is not None and ifp.link_ifa.addr == LinkAddress(5, MAC_A)
+    set_mtu(ifp, 1400)
+    assert [(n.event, n.ifp) for n in heard] == [(IfEvent.MTU, ifp)]
+
+
+def test_detached_hook_says_detach_last_and_then_nothing() -> None:
+    ifp, _drv = make_ether()
+    heard: list[IfEvent] = []
+    ifp.attached(1, 0, lambda notice: heard.append(notice.event))
+    ifp.timer = 3
+    ifp.link_state_change(LinkState.UP)
+    ifp.detached()
+    assert heard == [IfEvent.DETACH]
+    assert ifp.link_ifa is None and ifp.timer == 0 and ifp.link_queue.pop() is None
+    ifp.notify(IfEvent.UP)
+    assert heard == [IfEvent.DETACH]
+
+
+def test_table_detach_uses_the_hook_after_the_interface_is_down() -> None:
+    table = IfTable()
+    seen = recorder(table)
+    ifp, _drv = make_ether()
+    table.attach(ifp)
+    up(ifp)
+    table.detach(ifp, now=4.0)
+    assert [n.event for n in seen] == [IfEvent.ATTACH, IfEvent.UP, IfEvent.DOWN, IfEvent.DETACH]
+    assert ifp.link_ifa is None and ifp.last_change == 4.0

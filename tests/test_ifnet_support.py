@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from debugnet.errors import DebugnetError
 from debugnet.ifnet import IfFlags, Ifnet, IfNotice, IfOps, IfTable, IfType
+from debugnet.ifnet.ioctl import set_flags
 from debugnet.ifnet.ops import accept_ioctl
 
 MAC_A = bytes.fromhex("020000000001")
@@ -74,5 +75,5 @@ def recorder(table: IfTable) -> list[IfNotice]:
 
 
 def up(ifp: Ifnet, now: float = 0.0) -> Ifnet:
-    ifp.set_flags(ifp.flags | IfFlags.UP, now)
+    set_flags(ifp, ifp.flags | IfFlags.UP, now)
     return ifp

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from debugnet.errors import Exists, InvalidArgument, NetworkDown, NoDevice, NoSpace
 from debugnet.ifnet import (
@@ -10,6 +12,7 @@ from debugnet.ifnet import (
     IfOps,
     IfTable,
 )
+from debugnet.ifnet.ioctl import ifioctl, set_mtu
 from tests.test_ifnet_support import make_ether, recorder, up
 
 
@@ -116,9 +119,9 @@ def test_detach_while_referenced_leaves_a_dead_interface() -> None:
     with pytest.raises(NoDevice):
         held.transmit(b"\x00" * 60)
     with pytest.raises(NoDevice):
-        held.set_mtu(1400)
+        set_mtu(held, 1400)
     with pytest.raises(NoDevice):
-        held.ioctl(1, IfFlags.UP)
+        ifioctl(held, 1, IfFlags.UP)
     assert held.input(b"\x00" * 60) is False
     assert drv.sent == []
     table.put(held)
@@ -207,3 +210,32 @@ def test_attach_checks_names_by_name_not_as_indexes() -> None:
     assert one.index == 2 and table.byname("1") is one and table.unit("1") is em0
     with pytest.raises(Exists):
         table.attach(make_ether("1")[0])
+
+
+_OPS = IfOps(output=lambda ifp, f: None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 30)), max_size=80))
+def test_index_allocation_invariants(script: list[tuple[bool, int]]) -> None:
+    table = IfTable()
+    live: list[Ifnet] = []
+    generations: set[int] = set()
+    serial = 0
+    for attach, pick in script:
+        if attach or not live:
+            ifp = table.attach(Ifnet(f"x{serial}", _OPS))
+            serial += 1
+            assert 1 <= ifp.index <= IF_INDEX_MAX
+            assert ifp.index_gen not in generations
+            generations.add(ifp.index_gen)
+            live.append(ifp)
+        else:
+            gone = live.pop(pick % len(live))
+            ref = table.ref(gone)
+            table.detach(gone)
+            assert table.resolve(ref) is None
+        indexes = [i.index for i in live]
+        assert len(set(indexes)) == len(indexes)
+        assert list(table) == live
+        assert all(table.byindex(i.index) is i for i in live)

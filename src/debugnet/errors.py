@@ -38,12 +38,6 @@ class LocalProtocolError(DebugnetError):
     errno = _errno.EINVAL
 
 
-class RemoteProtocolError(DebugnetError):
-    """The peer sent something the protocol does not allow."""
-
-    errno = _errno.EPROTO
-
-
 class ErrnoError(DebugnetError):
     """An error the seeds express as an errno; subclasses fix the value."""
 

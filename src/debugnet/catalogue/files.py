@@ -115,6 +115,11 @@ def signature_of(core: Path | None, panic: str | None, compression: str) -> Sign
     return signature(panic, msgbuf)
 
 
+def bytes_on_disk(st: os.stat_result) -> int:
+    """Bytes of a vmcore actually written: its size, less the holes of a sparse file."""
+    return min(st.st_size, st.st_blocks * 512)
+
+
 def _short(hostname: str | None) -> str | None:
     return hostname.split(".", 1)[0] or None if hostname else None
 
@@ -146,7 +151,7 @@ def record_from_files(dumpdir: Path, found: Found) -> DumpRecord:
         reason=info.outcome.reason,
         last_data=mtime,
         ended=mtime,
-        bytes=core_stat.st_size if core_stat is not None else 0,
+        bytes=bytes_on_disk(core_stat) if core_stat is not None else 0,
         length=info.length,
         architecture=info.architecture,
         architecture_version=info.architecture_version,

@@ -15,10 +15,10 @@ import os
 from pathlib import Path
 
 from debugnet.catalogue.base import Catalogue
-from debugnet.catalogue.files import signature_of
+from debugnet.catalogue.files import bytes_on_disk, signature_of
 from debugnet.catalogue.record import DumpRecord
 from debugnet.catalogue.writer import CatalogueWriter
-from debugnet.triage.info import INTERRUPTED_LINE, DumpState, Reason
+from debugnet.triage.info import INTERRUPTED_LINE, DumpState, InfoFile, Reason
 from debugnet.wire.kdh import KernelDumpHeader
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,15 @@ class DumpHandle:
         r.compression, r.encrypted, r.parity_ok = kdh.compression_name, kdh.encrypted, kdh.parity_ok
         self._submit()
 
+    def info_fields(self, info: InfoFile) -> None:
+        """The KDH as the info file states it (what a store sees of it)."""
+        r = self.record
+        r.length, r.architecture = info.length, info.architecture
+        r.architecture_version, r.version_string = info.architecture_version, info.version_string
+        r.panic, r.dumptime, r.hostname = info.panic, info.dumptime, info.hostname
+        r.compression, r.parity_ok = info.compression or "none", info.parity_ok
+        self._submit()
+
     def encrypted(self) -> None:
         self.record.encrypted = True
         self._submit()
@@ -73,11 +82,19 @@ class DumpHandle:
         self.record.reason = Reason.BAD_KDH.value
 
     def end(
-        self, state: DumpState, reason: str | None, handler: str | None, total: int, now: float
+        self,
+        state: DumpState,
+        reason: str | None,
+        handler: str | None,
+        total: int | None,
+        now: float,
     ) -> None:
-        """The final state; the signature follows from the writer thread."""
+        """The final state; the signature (and, if ``total`` is None, the vmcore's size as
+        the bytes received) follow from the writer thread."""
         r = self.record
-        r.state, r.ended, r.bytes, r.handler = state, now, total, handler
+        r.state, r.ended, r.handler = state, now, handler
+        if total is not None:
+            r.bytes = total
         if state is DumpState.COMPLETE and r.reason == Reason.BAD_KDH.value:
             r.state = DumpState.INCOMPLETE
         elif reason is not None or state is not DumpState.COMPLETE:
@@ -89,7 +106,14 @@ class DumpHandle:
 
         def sign(cat: Catalogue) -> None:
             sig = signature_of(core, panic, compression)
-            cat.update(dump_id, signature=sig.title, signature_version=sig.version)
+            changes: dict[str, object] = {"signature": sig.title, "signature_version": sig.version}
+            if total is None and core is not None:
+                try:
+                    st = os.stat(core)
+                    changes.update(bytes=bytes_on_disk(st), last_data=st.st_mtime)
+                except OSError as exc:
+                    log.debug("%s: %s", core, exc)
+            cat.update(dump_id, **changes)
 
         self._writer.submit(sign)
 

@@ -138,7 +138,7 @@ def _groups(args: argparse.Namespace, catalogue: Catalogue) -> int:
     if args.json:
         print(fmt.dump_json([fmt.group_json(g) for g in groups]))
     else:
-        print(fmt.groups_table(groups))
+        print(fmt.groups_table(groups, time.time()))
     return 0
 
 
@@ -201,9 +201,13 @@ def _extract(args: argparse.Namespace, catalogue: Catalogue) -> int:
 
 
 def _rm(args: argparse.Namespace, catalogue: Catalogue) -> int:
-    from debugnet.catalogue import actions
+    from debugnet.catalogue import DumpState, actions
+    from debugnet.errors import Busy
 
     records = [_record(catalogue, i) for i in args.ids]  # all or nothing
+    receiving = [r.id for r in records if r.state is DumpState.RECEIVING]
+    if receiving:
+        raise Busy(f"{', '.join(receiving)}: still being received (not removed)")
     for path in actions.remove(args.dir, catalogue, records):
         print(f"removed {path}")
     return 0

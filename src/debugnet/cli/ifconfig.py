@@ -36,12 +36,13 @@ def run(args: argparse.Namespace) -> int:
 
 def format_ifnet(ifp: Ifnet) -> str:
     """One interface in the familiar ifconfig layout (imports kept lazy for --help)."""
-    from debugnet.ifnet import IfType, flag_names, format_mac
+    from debugnet.ifnet import IfType, flag_names
+    from debugnet.wire.ethernet import mac_to_str
 
     names = ",".join(flag_names(ifp.flags))
     lines = [f"{ifp.name}: flags={int(ifp.flags):x}<{names}> mtu {ifp.mtu} metric {ifp.metric}"]
     if ifp.type == IfType.ETHER and ifp.lladdr:
-        lines.append(f"\tether {format_mac(ifp.lladdr)}")
+        lines.append(f"\tether {mac_to_str(ifp.lladdr)}")
     elif ifp.type == IfType.LOOP:
         lines.append("\tloop")
     for ifa in ifp.inet_addrs():

@@ -33,6 +33,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--rcvbuf", type=int, default=4 << 20, help="per-session socket receive buffer in bytes"
     )
     parser.add_argument(
+        "--layout",
+        choices=["netdumpd", "savecore"],
+        default="netdumpd",
+        help="file names: netdumpd's vmcore.<host>.N, or savecore's <host>/vmcore.N",
+    )
+    parser.add_argument(
+        "--no-catalogue",
+        action="store_true",
+        help="do not record dumps in <dir>/catalogue.sqlite",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
     parser.add_argument("--syslog", action="store_true", help="log to syslog instead of stderr")
@@ -68,6 +79,8 @@ def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
         timeout=args.timeout,
         resolve=not args.no_resolve,
         rcvbuf=args.rcvbuf,
+        layout=getattr(args, "layout", "netdumpd"),
+        catalogue=not getattr(args, "no_catalogue", False),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from debugnet.ifnet import IfCloner, IfFlags, Ifnet, IfOps, IfTable, IfType, LinkState
+from debugnet.ifnet.ioctl import set_flags
 
 LOMTU = 33184
 
@@ -26,7 +27,7 @@ def create(table: IfTable, unit: int = 0, *, now: float = 0.0) -> Ifnet:
         flags=IfFlags.LOOPBACK | IfFlags.MULTICAST,
     )
     table.attach(ifp)
-    ifp.set_flags(ifp.flags | IfFlags.UP, now)
+    set_flags(ifp, ifp.flags | IfFlags.UP, now)
     ifp.link_state_change(LinkState.UP)
     return ifp
 
@@ -35,6 +36,6 @@ def _destroy(table: IfTable, ifp: Ifnet) -> None:
     table.detach(ifp)
 
 
-def cloner() -> IfCloner:
+def cloner() -> IfCloner[IfTable]:
     """The ``lo`` cloner; ``lo0`` can be destroyed like any other (as NetBSD allows)."""
     return IfCloner("lo", lambda table, unit: create(table, unit), _destroy)

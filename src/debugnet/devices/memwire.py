@@ -19,6 +19,7 @@ from debugnet.ifnet import (
     IfType,
     LinkState,
 )
+from debugnet.ifnet.ioctl import set_flags
 from debugnet.sim import Link, LinkConfig, Simulator, derive_seeds
 
 from .ring import RxRing, accepts, cluster_size
@@ -103,7 +104,7 @@ class MemWire:
         self.ports.append(port)
         table.attach(ifp)
         if up:
-            ifp.set_flags(ifp.flags | IfFlags.UP, self.sim.now)
+            set_flags(ifp, ifp.flags | IfFlags.UP, self.sim.now)
             ifp.link_state_change(LinkState.UP)
         return ifp
 

@@ -13,6 +13,8 @@ from enum import IntEnum
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
+from debugnet.wire.ethernet import mac_to_str
+
 if TYPE_CHECKING:
     from debugnet.ifnet.interface import Ifnet
 
@@ -33,22 +35,10 @@ class LinkAddress:
     lladdr: bytes
 
     def __str__(self) -> str:
-        return format_mac(self.lladdr)
+        return mac_to_str(self.lladdr)
 
 
 Sockaddr = IPv4Address | LinkAddress
-
-
-def format_mac(mac: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in mac)
-
-
-def parse_mac(text: str) -> bytes:
-    """Six colon- or dash-separated hex octets; ValueError otherwise."""
-    parts = text.replace("-", ":").split(":")
-    if len(parts) != 6 or not all(1 <= len(p) <= 2 for p in parts):
-        raise ValueError(f"not a MAC address: {text!r}")
-    return bytes(int(p, 16) for p in parts)
 
 
 def family_of(addr: Sockaddr) -> AddrFamily:

@@ -1,30 +1,40 @@
-"""Interface cloners: drivers that create interfaces on request (if_clone_*)."""
+"""Interface cloners: drivers that create interfaces on request (if_clone_*).
+
+The registry knows its table only as something that finds interfaces by
+name; cloners receive that table back, so this module needs no import of it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import Generic, Protocol, TypeVar
 
 from debugnet.errors import Exists, InvalidArgument, NoDevice, NotSupported
+from debugnet.ifnet.interface import Ifnet
 from debugnet.ifnet.ops import NULL_OPS
-
-if TYPE_CHECKING:
-    from debugnet.ifnet.interface import Ifnet
-    from debugnet.ifnet.table import IfTable
 
 IFNAMSIZ = 16
 _UNIT_LIMIT = (2**31 - 1) // 10
 
 
+class InterfaceNames(Protocol):
+    """What the registry needs of its table: ifunit."""
+
+    def unit(self, name: str) -> Ifnet | None: ...
+
+
+T = TypeVar("T", bound=InterfaceNames)
+
+
 @dataclass(frozen=True, slots=True)
-class IfCloner:
+class IfCloner(Generic[T]):
     """``create(table, unit)`` makes and attaches ``<name><unit>``;
     ``destroy(table, ifp)`` detaches it (None: cannot be destroyed)."""
 
     name: str
-    create: Callable[[IfTable, int], Ifnet]
-    destroy: Callable[[IfTable, Ifnet], None] | None = None
+    create: Callable[[T, int], Ifnet]
+    destroy: Callable[[T, Ifnet], None] | None = None
 
 
 def split_name(name: str) -> tuple[str, int]:
@@ -48,25 +58,25 @@ def split_name(name: str) -> tuple[str, int]:
     return name[:i], unit
 
 
-class ClonerRegistry:
+class ClonerRegistry(Generic[T]):
     """The cloners known to one table; newest first, as if.c's list."""
 
-    def __init__(self, table: IfTable) -> None:
+    def __init__(self, table: T) -> None:
         self._table = table
-        self._cloners: list[IfCloner] = []
+        self._cloners: list[IfCloner[T]] = []
 
-    def attach(self, cloner: IfCloner) -> None:
+    def attach(self, cloner: IfCloner[T]) -> None:
         if any(c.name == cloner.name for c in self._cloners):
             raise Exists(f"cloner {cloner.name!r} already registered")
         self._cloners.insert(0, cloner)
 
-    def detach(self, cloner: IfCloner) -> None:
+    def detach(self, cloner: IfCloner[T]) -> None:
         self._cloners.remove(cloner)
 
     def list(self) -> list[str]:
         return [c.name for c in self._cloners]
 
-    def lookup(self, name: str) -> tuple[IfCloner, int]:
+    def lookup(self, name: str) -> tuple[IfCloner[T], int]:
         """The cloner for ``name`` and the unit it names; EINVAL if none."""
         driver, unit = split_name(name)
         for cloner in self._cloners:

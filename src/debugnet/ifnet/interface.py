@@ -18,7 +18,6 @@ from debugnet.errors import (
 )
 from debugnet.ifnet.addr import IfAddr, LinkAddress
 from debugnet.ifnet.defs import IfCap, IfFlags, IfStats, IfType
-from debugnet.ifnet.ioctl import CommonIoctls
 from debugnet.ifnet.linkstate import IfEvent, IfNotice, LinkState, LinkStateQueue
 from debugnet.ifnet.ops import NULL_OPS, IfOps, IoctlCmd, Tap, TapDirection
 from debugnet.ifnet.queue import IFQ_MAXLEN, IfQueue
@@ -40,11 +39,13 @@ def _no_listener(notice: IfNotice) -> None:
     """Before attach nobody listens."""
 
 
-class Ifnet(CommonIoctls):
+class Ifnet:
     """One network interface.
 
     Drivers create it with their ``IfOps`` and hand it to ``IfTable.attach``;
-    ``softc`` is the driver's private state. Counters live in ``stats``, the
+    ``softc`` is the driver's private state. The table tells the interface of
+    its attach and detach through ``attached`` and ``detached``; the common
+    requests (``ifnet.ioctl``) are functions of the interface. Counters live in ``stats``, the
     send and receive queues in ``snd`` and ``rcv``, BPF-style taps in ``taps``.
     """
 
@@ -173,6 +174,33 @@ class Ifnet(CommonIoctls):
     @property
     def is_up_and_running(self) -> bool:
         return self.flag_bits & _UP_RUNNING == _UP_RUNNING
+
+    def require_live(self) -> None:
+        """ENXIO once detached: every request checks this first."""
+        if self.ops is NULL_OPS:
+            raise NoDevice(f"{self.name}: interface detached")
+
+    def notify(self, event: IfEvent) -> None:
+        """Tell the table's listeners (nobody before attach or after detach)."""
+        self._emit(IfNotice(event, self))
+
+    # -- attach and detach hooks (called by IfTable) ---------------------------
+
+    def attached(self, index: int, generation: int, emit: Callable[[IfNotice], None]) -> None:
+        """The table gave this interface ``index``; ``emit`` reaches its listeners."""
+        self.index = index
+        self.index_gen = generation
+        self._set_link_ifa()
+        self._emit = emit
+
+    def detached(self) -> None:
+        """The table unlisted this interface: forget the link address, queued link
+        changes and the watchdog, tell listeners DETACH, then tell them nothing more."""
+        self._link_ifa = None
+        self.link_queue.clear()
+        self.timer = 0
+        self._emit(IfNotice(IfEvent.DETACH, self))
+        self._emit = _no_listener
 
     def deactivate(self) -> None:
         """if_deactivate: point every operation at the null stubs, accept no more frames."""
@@ -304,7 +332,7 @@ class Ifnet(CommonIoctls):
         """Add an IPv4 address. EEXIST if already here; EINVAL for a peer on a
         non-point-to-point interface. A broadcast interface gets the network's
         broadcast address unless one is given."""
-        self._require_live()
+        self.require_live()
         ip, mask = IPv4Address(addr), IPv4Address(netmask)
         if any(ifa.addr == ip for ifa in self._inet):
             raise Exists(f"{self.name}: {ip} already configured")
@@ -334,14 +362,14 @@ class Ifnet(CommonIoctls):
 
     def replace_lladdr(self, lladdr: bytes) -> None:
         """SIOCSIFLLADDR: a new MAC of the same length; a running driver is re-inited."""
-        self._require_live()
+        self.require_live()
         if len(lladdr) != len(self.lladdr):
             raise InvalidArgument(
                 f"{self.name}: link address must be {len(self.lladdr)} bytes, not {len(lladdr)}"
             )
-        self._driver(IoctlCmd.SIOCSIFLLADDR, bytes(lladdr))
+        self.ops.ioctl(self, IoctlCmd.SIOCSIFLLADDR, bytes(lladdr))
         self.lladdr = bytes(lladdr)
         self._set_link_ifa()
         if self.is_up_and_running:
             self.ops.init(self)
-        self._emit(IfNotice(IfEvent.LLADDR, self))
+        self.notify(IfEvent.LLADDR)

@@ -18,7 +18,8 @@ from debugnet.ifnet.addr import AddrFamily, IfAddr, Sockaddr
 from debugnet.ifnet.clone import ClonerRegistry
 from debugnet.ifnet.debugnet import DebugnetPool
 from debugnet.ifnet.defs import IfFlags
-from debugnet.ifnet.interface import Ifnet, _no_listener
+from debugnet.ifnet.interface import Ifnet
+from debugnet.ifnet.ioctl import if_down
 from debugnet.ifnet.linkstate import IfEvent, IfNotice, LinkState, Listeners, apply_link_state
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class IfTable:
         self._next_index = 1
         self._next_gen = 0
         self.listeners = Listeners()
-        self.cloners = ClonerRegistry(self)
+        self.cloners: ClonerRegistry[IfTable] = ClonerRegistry(self)
         self.debugnet = DebugnetPool()
         self.listeners.add(self.debugnet.on_notice)
         self._slow_next = now + SLOWTIMO_INTERVAL
@@ -78,11 +79,8 @@ class IfTable:
             raise InvalidArgument(f"interface index {index} out of range")
         elif index in self._byindex:
             raise Exists(f"interface index {index} in use")
-        ifp.index = index
-        ifp.index_gen = self._next_gen
+        ifp.attached(index, self._next_gen, self.listeners.emit)
         self._next_gen += 1
-        ifp._set_link_ifa()
-        ifp._emit = self.listeners.emit
         self._byindex[index] = ifp
         self._byname[ifp.name] = ifp
         self._list.append(ifp)
@@ -108,14 +106,10 @@ class IfTable:
             ops.stop(ifp, True)
         ifp.snd.purge(count_drops=True)
         ifp.rcv.purge(count_drops=True)
-        ifp.if_down(now)
+        if_down(ifp, now)
         ifp.flags &= ~IfFlags.RUNNING
         ifp.purge_addrs()
-        ifp._link_ifa = None
-        ifp.link_queue.clear()
-        ifp.timer = 0
-        self.listeners.emit(IfNotice(IfEvent.DETACH, ifp))
-        ifp._emit = _no_listener
+        ifp.detached()
 
     # -- lookups and references -----------------------------------------------
 

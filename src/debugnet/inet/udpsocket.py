@@ -205,26 +205,20 @@ class UdpShell:
         sock = self.sock
         server = self.server
         clock = time.monotonic
-        port = self._peer_port
-        if port is not None:
-            recv = sock.recv
-            receive = driver.receive_datagram
-            while True:
-                try:
-                    data = recv(65536, socket.MSG_DONTWAIT)
-                except BlockingIOError:
-                    return got
-                except ConnectionRefusedError:
-                    self._refused(driver)
-                    continue
-                except OSError as exc:
-                    raise self._recv_error(exc) from None
-                got += 1
-                receive(data, clock(), port)
+        peer = self._peer_port
+        connected = peer is not None
+        port = peer or 0
+        recv = sock.recv
         recvfrom = sock.recvfrom
+        receive = driver.receive_datagram
+        addr = server
         while True:
+            # One loop for both sockets: a connected one reads only its server.
             try:
-                data, (addr, port) = recvfrom(65536, socket.MSG_DONTWAIT)
+                if connected:
+                    data = recv(65536, socket.MSG_DONTWAIT)
+                else:
+                    data, (addr, port) = recvfrom(65536, socket.MSG_DONTWAIT)
             except BlockingIOError:
                 return got
             except ConnectionRefusedError:
@@ -236,7 +230,7 @@ class UdpShell:
                 log.debug("ignoring datagram from %s:%d", addr, port)
                 continue
             got += 1
-            driver.receive_datagram(data, clock(), port)
+            receive(data, clock(), port)
 
     def _recv_error(self, exc: OSError) -> DebugnetError:
         """What a failed read means: ICMP said the server cannot be reached, or worse."""

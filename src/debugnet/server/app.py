@@ -97,5 +97,5 @@ def run_server(
         server.shutdown()
         if lock is not None:
             lock.release()
-    log.info("stopped: %s", dict(server.counters))
+    log.info("stopped: %s", {str(k): v for k, v in server.counters.items()})
     return 0

@@ -34,3 +34,9 @@ class ServerConfig:
     max_datagram: int = 65535
     batch: bool = True
     """Use recvmmsg/sendmmsg where available (Linux)."""
+    layout: str = "netdumpd"
+    """File names: netdumpd's, or savecore's in a directory per host (server/naming.py)."""
+    catalogue: bool = True
+    """Record every dump in <dumpdir>/catalogue.sqlite (debugnet dumps reads it)."""
+    collector_id: str = ""
+    """This collector's name in the catalogue; start-up recovers only its own dumps."""

@@ -6,6 +6,7 @@ import logging
 import os
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from debugnet.errors import InvalidArgument
@@ -29,9 +30,16 @@ class HandlerRunner:
     thread that logs the exit status; ``wait`` lets shutdown finish them.
     """
 
-    def __init__(self, handler: Path | None, dumpdir: Path) -> None:
+    def __init__(
+        self,
+        handler: Path | None,
+        dumpdir: Path,
+        on_exit: Callable[[Path, int], None] | None = None,
+    ) -> None:
         self.handler = handler
         self.dumpdir = dumpdir
+        self.on_exit = on_exit
+        """Told (info file, exit status) when a handler exits: the catalogue records it."""
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
@@ -46,7 +54,7 @@ class HandlerRunner:
             self._relative(info),
             self._relative(core),
         ]
-        thread = threading.Thread(target=self._run, args=(argv,), name="handler", daemon=True)
+        thread = threading.Thread(target=self._run, args=(argv, info), name="handler", daemon=True)
         with self._lock:
             self._threads = [t for t in self._threads if t.is_alive()]
             self._threads.append(thread)
@@ -57,7 +65,7 @@ class HandlerRunner:
         directory = os.path.relpath(path.parent, self.dumpdir)
         return f"{directory}/{path.name}"
 
-    def _run(self, argv: list[str]) -> None:
+    def _run(self, argv: list[str], info: Path) -> None:
         try:
             proc = subprocess.run(
                 argv, cwd=self.dumpdir, env={}, stdin=subprocess.DEVNULL, check=False
@@ -67,6 +75,8 @@ class HandlerRunner:
             return
         level = logging.INFO if proc.returncode == 0 else logging.WARNING
         log.log(level, "handler %s %s exited with status %d", argv[0], argv[1], proc.returncode)
+        if self.on_exit is not None:
+            self.on_exit(info, proc.returncode)
 
     def wait(self, timeout: float = 10.0) -> None:
         with self._lock:

@@ -19,13 +19,17 @@ from collections import Counter
 from enum import StrEnum
 from types import FrameType
 
+from debugnet.catalogue import Catalogue, CatalogueWriter, DumpRecord, open_catalogue
+from debugnet.catalogue.tracker import recover_interrupted
 from debugnet.errors import WireError
+from debugnet.server.catalogued import CataloguedStore
 from debugnet.server.config import ServerConfig
 from debugnet.server.context import SessionContext
 from debugnet.server.handler import HandlerRunner
 from debugnet.server.recorder import Outcome
 from debugnet.server.resolver import Resolver
 from debugnet.server.storage import DirectoryStore
+from debugnet.server.store import DumpStore
 from debugnet.server.worker import SessionWorker
 from debugnet.wire.message import parse_herald
 
@@ -78,6 +82,19 @@ _DUMPS = {
 }
 
 
+def catalogued_store(config: ServerConfig, inner: DumpStore) -> CataloguedStore:
+    writer = CatalogueWriter(open_catalogue(config.dumpdir))
+    return CataloguedStore(
+        inner,
+        writer,
+        config.dumpdir,
+        collector=config.collector_id,
+        layout=config.layout,
+        progress_interval=config.progress_interval,
+        handler=config.handler is not None,
+    )
+
+
 class Server:
     """Listens for heralds and runs one SessionWorker per client."""
 
@@ -85,9 +102,19 @@ class Server:
         self.config = config
         self.resolver = Resolver(config.resolve, config.dns_timeout)
         self.handlers = HandlerRunner(config.handler, config.dumpdir)
-        self.store = DirectoryStore(
-            config.dumpdir, config.default_path, config.max_dumps, config.write_buffer
+        directory = DirectoryStore(
+            config.dumpdir,
+            config.default_path,
+            config.max_dumps,
+            config.write_buffer,
+            config.layout,
         )
+        self.catalogue: CataloguedStore | None = None
+        self.store: DumpStore = directory
+        if config.catalogue:
+            self.catalogue = catalogued_store(config, directory)
+            self.handlers.on_exit = self.catalogue.handler_exited
+            self.store = self.catalogue
         self.context = SessionContext(config, self.resolver, self.handlers, self.store)
         self.counters: Counter[ListenerCounter] = Counter()
         self._workers: dict[str, SessionWorker] = {}
@@ -111,6 +138,26 @@ class Server:
                 log.debug("SO_TIMESTAMP: %s", exc)
         sock.bind((cfg.bind, cfg.port))
         self.sock = sock
+        if self.catalogue is not None:
+            self.recover_interrupted()
+
+    def recover_interrupted(self) -> None:
+        """Dumps this collector was receiving when it last died: marked, handler run (error)."""
+        assert self.catalogue is not None
+        found: list[DumpRecord] = []
+        cfg = self.config
+
+        def recover(cat: Catalogue) -> None:
+            found.extend(recover_interrupted(cat, cfg.dumpdir, cfg.collector_id, time.time()))
+
+        self.catalogue.writer.submit(recover)
+        self.catalogue.writer.flush()
+        for record in found:
+            names = [cfg.dumpdir / f for f in record.files]
+            info = next((p for p in names if p.name.startswith("info.")), None)
+            core = next((p for p in names if p.name.startswith("vmcore")), None)
+            if info is not None and core is not None:
+                self.handlers.run("error", record.ip or "", record.host, info, core)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -144,6 +191,8 @@ class Server:
         for worker in workers:
             worker.thread.join(timeout)
         self.handlers.wait(timeout)
+        if self.catalogue is not None:
+            self.catalogue.writer.close(timeout)
         self.resolver.close()
         if self.sock is not None:
             self.sock.close()

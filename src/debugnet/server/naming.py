@@ -71,16 +71,48 @@ def output_dir(dumpdir: Path, default_path: str, herald_path: str | None, client
     return dumpdir / default_path
 
 
-def vmcore_name(host: str, index: int, *, encrypted: bool, compression: str) -> str:
+NETDUMPD = "netdumpd"
+SAVECORE = "savecore"
+LAYOUTS = (NETDUMPD, SAVECORE)
+"""netdumpd's ``vmcore.<host>.<N>`` in the dump's directory, or savecore's ``vmcore.<N>``
+in ``<dir>/<host>/``: the names crashinfo(8) and ``decryptcore -n N`` expect."""
+
+
+def tag(host: str, index: int, layout: str = NETDUMPD) -> str:
+    """What follows ``vmcore.``/``info.``/``key.`` in a dump's names."""
+    return str(index) if layout == SAVECORE else f"{host}.{index}"
+
+
+def vmcore_name(
+    host: str, index: int, *, encrypted: bool, compression: str, layout: str = NETDUMPD
+) -> str:
     stem = "vmcore_encrypted" if encrypted else "vmcore"
     suffix = {"gzip": ".gz", "zstd": ".zst"}.get(compression, "")
-    return f"{stem}.{host}.{index}{suffix}"
+    return f"{stem}.{tag(host, index, layout)}{suffix}"
 
 
-def index_names(host: str, index: int) -> list[str]:
+def index_names(host: str, index: int, layout: str = NETDUMPD) -> list[str]:
     """Every file name that would make ``index`` taken for ``host``."""
-    names = [f"info.{host}.{index}", f"key.{host}.{index}"]
+    t = tag(host, index, layout)
+    names = [f"info.{t}", f"key.{t}"]
     for encrypted in (False, True):
         for compression in ("none", "gzip", "zstd"):
-            names.append(vmcore_name(host, index, encrypted=encrypted, compression=compression))
+            names.append(
+                vmcore_name(
+                    host, index, encrypted=encrypted, compression=compression, layout=layout
+                )
+            )
     return names
+
+
+def bounds_name(host: str, layout: str = NETDUMPD) -> str:
+    return "bounds" if layout == SAVECORE else f"bounds.{host}"
+
+
+def last_name(name: str, host: str, index: int, layout: str = NETDUMPD) -> str:
+    """The ``.last`` link for a file: netdumpd's ``vmcore.h.last`` (for any vmcore name),
+    savecore's ``vmcore_encrypted.last.gz`` (stem and suffix kept, as savecore names it)."""
+    stem, _, rest = name.partition(f".{tag(host, index, layout)}")
+    if layout == SAVECORE:
+        return f"{stem}.last{rest}"
+    return f"{'vmcore' if stem.startswith('vmcore') else stem}.{host}.last"

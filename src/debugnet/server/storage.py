@@ -19,7 +19,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from debugnet.server.naming import index_names, output_dir, vmcore_name
+from debugnet.server.naming import (
+    NETDUMPD,
+    SAVECORE,
+    bounds_name,
+    index_names,
+    last_name,
+    output_dir,
+    tag,
+    vmcore_name,
+)
 from debugnet.server.store import Chunk, DumpLimitReached, DumpRequest, StorageError
 
 __all__ = [
@@ -37,34 +46,35 @@ _ALLOC_LOCK = threading.Lock()
 _HAVE_PWRITEV = hasattr(os, "pwritev")
 
 
-def _read_bounds(directory: Path, host: str) -> int | None:
+def _read_bounds(directory: Path, name: str) -> int | None:
     try:
-        return int((directory / f"bounds.{host}").read_text().strip())
+        return int((directory / name).read_text().strip())
     except (OSError, ValueError):
         return None
 
 
-def _write_bounds(directory: Path, host: str, value: int) -> None:
-    tmp = directory / f".bounds.{host}.tmp"
+def _write_bounds(directory: Path, name: str, value: int) -> None:
+    tmp = directory / f".{name}.tmp"
     try:
         tmp.write_text(f"{value}\n")
-        os.replace(tmp, directory / f"bounds.{host}")
+        os.replace(tmp, directory / name)
     except OSError as exc:
-        log.warning("cannot update bounds.%s in %s: %s", host, directory, exc)
+        log.warning("cannot update %s in %s: %s", name, directory, exc)
 
 
-def _index_free(directory: Path, host: str, index: int) -> bool:
-    return not any(os.path.lexists(directory / n) for n in index_names(host, index))
+def _index_free(directory: Path, host: str, index: int, layout: str) -> bool:
+    return not any(os.path.lexists(directory / n) for n in index_names(host, index, layout))
 
 
-def allocate_index(directory: Path, host: str, limit: int) -> int:
+def allocate_index(directory: Path, host: str, limit: int, layout: str = NETDUMPD) -> int:
     """The hinted index if it is free and in range, else the lowest free one."""
-    hint = _read_bounds(directory, host)
+    bounds = bounds_name(host, layout)
+    hint = _read_bounds(directory, bounds)
     candidates = [hint] if hint is not None and 0 <= hint < limit else []
     candidates += range(limit)
     for index in candidates:
-        if _index_free(directory, host, index):
-            _write_bounds(directory, host, index + 1)
+        if _index_free(directory, host, index, layout):
+            _write_bounds(directory, bounds, index + 1)
             return index
     raise DumpLimitReached(f"all {limit} dump indexes for {host} in {directory} are taken")
 
@@ -74,18 +84,25 @@ class DumpPaths:
     directory: Path
     host: str
     index: int
+    layout: str = NETDUMPD
 
     @property
     def info(self) -> Path:
-        return self.directory / f"info.{self.host}.{self.index}"
+        return self.directory / f"info.{tag(self.host, self.index, self.layout)}"
 
     @property
     def key(self) -> Path:
-        return self.directory / f"key.{self.host}.{self.index}"
+        return self.directory / f"key.{tag(self.host, self.index, self.layout)}"
 
     def vmcore(self, *, encrypted: bool = False, compression: str = "none") -> Path:
-        name = vmcore_name(self.host, self.index, encrypted=encrypted, compression=compression)
+        name = vmcore_name(
+            self.host, self.index, encrypted=encrypted, compression=compression, layout=self.layout
+        )
         return self.directory / name
+
+    def last(self, path: Path) -> Path:
+        """The ``.last`` link that points at ``path`` once the dump is complete."""
+        return self.directory / last_name(path.name, self.host, self.index, self.layout)
 
 
 def _write_all(fd: int, pieces: Sequence[Chunk], offset: int) -> None:
@@ -140,10 +157,12 @@ class DumpFiles:
         self.closed = False
 
     @classmethod
-    def create(cls, directory: Path, host: str, limit: int, buffer_size: int) -> DumpFiles:
+    def create(
+        cls, directory: Path, host: str, limit: int, buffer_size: int, layout: str = NETDUMPD
+    ) -> DumpFiles:
         with _ALLOC_LOCK:
-            index = allocate_index(directory, host, limit)
-            return cls(DumpPaths(directory, host, index), buffer_size)
+            index = allocate_index(directory, host, limit, layout)
+            return cls(DumpPaths(directory, host, index, layout), buffer_size)
 
     @property
     def index(self) -> int:
@@ -258,20 +277,29 @@ class DumpFiles:
             os.close(fd)
 
     def link_last(self) -> None:
-        """Point ``vmcore.<host>.last`` and ``info.<host>.last`` at this dump."""
-        d, host = self.paths.directory, self.paths.host
-        for link, target in (
-            (d / f"vmcore.{host}.last", self.vmcore_path.name),
-            (d / f"info.{host}.last", self.paths.info.name),
-        ):
-            tmp = d / f".{link.name}.{self.paths.index}.tmp"  # unique per dump: no race
+        """Point the ``.last`` links at this dump: netdumpd's two, or all of savecore's.
+
+        savecore(8) removes every ``.last`` link before it saves, so a link to an
+        older dump's key or compressed core never outlives the dump it belonged to.
+        """
+        paths = self.paths
+        targets = [self.vmcore_path, paths.info]
+        if paths.layout == SAVECORE:
+            if self._key_fd is not None:
+                targets.append(paths.key)
+            for stale in paths.directory.glob("*.last*"):
+                if stale.is_symlink() and stale.name.startswith(("vmcore", "info.", "key.")):
+                    stale.unlink(missing_ok=True)
+        for target in targets:
+            link = paths.last(target)
+            tmp = paths.directory / f".{link.name}.{paths.index}.tmp"  # unique per dump: no race
             try:
                 if os.path.lexists(tmp):
                     os.unlink(tmp)
-                os.symlink(target, tmp)
+                os.symlink(target.name, tmp)
                 os.replace(tmp, link)
             except OSError as exc:
-                log.warning("cannot link %s -> %s: %s", link, target, exc)
+                log.warning("cannot link %s -> %s: %s", link, target.name, exc)
 
     def close(self) -> None:
         if self.closed:
@@ -299,6 +327,8 @@ class DirectoryStore:
     default_path: str = "."
     max_dumps: int = 1024
     write_buffer: int = 256 * 1024
+    layout: str = NETDUMPD
+    """netdumpd's names, or savecore's in a directory per host (naming.LAYOUTS)."""
 
     @property
     def default_dir(self) -> Path:
@@ -307,12 +337,23 @@ class DirectoryStore:
     def directory(self, request: DumpRequest) -> Path:
         return output_dir(self.root, self.default_path, request.herald_path, request.client_ip)
 
+    def _host_dir(self, directory: Path, host: str) -> Path:
+        """savecore's names carry no host: each host gets its own directory (ours to create)."""
+        if self.layout != SAVECORE:
+            return directory
+        path = directory / host
+        path.mkdir(mode=0o700, exist_ok=True)
+        return path
+
     def create(self, request: DumpRequest) -> DumpFiles:
         """Create the dump in the herald's directory, else in the default one; log failures."""
         directory = self.directory(request)
         while True:
             try:
-                return DumpFiles.create(directory, request.host, self.max_dumps, self.write_buffer)
+                where = self._host_dir(directory, request.host)
+                return DumpFiles.create(
+                    where, request.host, self.max_dumps, self.write_buffer, self.layout
+                )
             except DumpLimitReached as exc:
                 log.error("%s: %s; herald not acknowledged", request.client_ip, exc)
                 failure: Exception = exc

@@ -36,7 +36,7 @@ from debugnet.transport.client_events import (
 )
 from debugnet.transport.config import Mode, TransportConfig
 from debugnet.transport.seed import SeedStrategy
-from debugnet.transport.strategy import OutMessage, SendStrategy, TransportStats
+from debugnet.transport.strategy import OutMessage, SendStrategy, TransportStats, log_level
 from debugnet.transport.window import WindowStrategy
 from debugnet.wire.constants import NETDUMP_ACKPORT, NETDUMP_PORT
 from debugnet.wire.message import ACK, HEADER, Message, MessageHeader, MsgType, unpack_message
@@ -80,7 +80,7 @@ TRANSITIONS: dict[tuple[ConnState, Trigger], ConnState] = {
 
 _GOT_PORT = ConnState.GOT_HERALD_PORT
 
-_STRATEGIES: dict[Mode, type[SeedStrategy] | type[WindowStrategy]] = {
+_STRATEGIES: dict[Mode, type[SendStrategy]] = {
     Mode.SEED: SeedStrategy,
     Mode.WINDOW: WindowStrategy,
 }
@@ -123,8 +123,7 @@ class ClientConnection:
         self._rx_seen: set[int] = set()
         strategy_cls = _STRATEGIES[self.config.mode]
         self.strategy: SendStrategy = strategy_cls(self.config, self.stats, self._done)
-        if self.config.debug:  # net.debugnet.debug: the transport's messages become visible
-            logging.getLogger("debugnet.transport").setLevel(logging.DEBUG)
+        self._log_level = log_level(self.config)
         self.herald_id = self._queue(
             MsgType.HERALD, herald_data, herald_offset, herald_aux2, barrier=True
         )
@@ -139,7 +138,7 @@ class ClientConnection:
             raise LocalProtocolError(f"{trigger.value} not allowed in state {self.state.value}")
         new = TRANSITIONS[key]
         if new is not self.state:
-            log.debug("connection: %s -> %s", self.state.value, new.value)
+            log.log(self._log_level, "connection: %s -> %s", self.state.value, new.value)
         self.state = new
 
     def next_hop_resolved(self) -> None:
@@ -241,13 +240,13 @@ class ClientConnection:
     def _receive_message(self, data: bytes | bytearray | memoryview) -> None:
         handler = self._rx_handler
         if handler is None:
-            log.debug("ignoring non-ack packet on a half-duplex connection")
+            log.log(self._log_level, "ignoring non-ack packet on a half-duplex connection")
             self.stats.dropped_bad += 1
             return
         try:  # the kernel's looser rule: bytes past mh_len are ignored
             mtype, seqno, offset, length, aux2 = unpack_message(data, exact=False)
         except WireError as exc:
-            log.debug("dropping bad message (%d bytes): %s", len(data), exc)
+            log.log(self._log_level, "dropping bad message (%d bytes): %s", len(data), exc)
             self.stats.dropped_bad += 1
             return
         if mtype == _FINISHED:

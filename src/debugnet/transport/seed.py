@@ -28,8 +28,7 @@ class SeedStrategy(SendStrategy):
     def __init__(
         self, config: TransportConfig, stats: TransportStats, done: list[OutMessage]
     ) -> None:
-        super().__init__(stats, done)
-        self._config = config
+        super().__init__(config, stats, done)
         self._queue: deque[OutMessage] = deque()
         self._current: OutMessage | None = None
         self._acked: set[int] = set()
@@ -79,7 +78,7 @@ class SeedStrategy(SendStrategy):
         # Right after sending: the first completion check fails, then a poll.
         self._polls = 1
         self._poll()
-        self._next_check = now + self._config.poll_interval
+        self._next_check = now + self.config.poll_interval
         return out
 
     def next_deadline(self) -> float | None:
@@ -98,25 +97,28 @@ class SeedStrategy(SendStrategy):
             return
         polls = self._polls
         self._polls = polls + 1
-        if polls > self._config.npolls:
+        if polls > self.config.npolls:
             retries = self._retries
             self._retries = retries + 1
             self.stats.timeouts += 1
-            if retries > self._config.nretries:
+            if retries > self.config.nretries:
                 self.failure = TimedOut(
                     f"no ack for seqnos {msg.first_seqno}..{msg.end_seqno - 1} after "
                     f"{retries} retransmission rounds"
                 )
                 self._next_check = None
                 return
-            log.debug(
-                "seed: retransmitting unacked of seqno %d (round %d)", msg.first_seqno, retries
+            log.log(
+                self.log_level,
+                "seed: retransmitting unacked of seqno %d (round %d)",
+                msg.first_seqno,
+                retries,
             )
             self._resend = True
             self._next_check = None
             return
         self._poll()
-        self._next_check = now + self._config.poll_interval
+        self._next_check = now + self.config.poll_interval
 
     def abort(self) -> None:
         self._queue.clear()
@@ -148,7 +150,7 @@ class SeedStrategy(SendStrategy):
             elif seqno >= end:
                 stats.acks_future += 1
                 if seqno >= base + DEBUGNET_MAX_IN_FLIGHT:
-                    log.debug("seed: ack %d too far in future (base %d)", seqno, base)
+                    log.log(self.log_level, "seed: ack %d too far in future (base %d)", seqno, base)
             elif seqno not in acked:
                 acked.add(seqno)
                 stats.acks += 1

@@ -7,10 +7,12 @@ seqnos, ports, states and events.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, fields
 
 from debugnet.errors import ErrnoError
+from debugnet.transport.config import TransportConfig
 
 
 @dataclass(slots=True, eq=False)
@@ -55,14 +57,25 @@ class TransportStats:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+def log_level(config: TransportConfig) -> int:
+    """The level of the transport's progress lines: ``debug`` (net.debugnet.debug)
+    raises them to INFO so they show without touching any logger's level."""
+    return logging.INFO if config.debug else logging.DEBUG
+
+
 class SendStrategy(ABC):
     """Decides transmissions and retransmissions; pure, ``now`` on every call.
 
     ``done`` collects messages fully acked (appended in completion order);
     ``failure`` is set once the strategy gives up, after which it sends nothing.
+    Every strategy is built the same way, so the connection picks one by mode.
     """
 
-    def __init__(self, stats: TransportStats, done: list[OutMessage]) -> None:
+    def __init__(
+        self, config: TransportConfig, stats: TransportStats, done: list[OutMessage]
+    ) -> None:
+        self.config = config
+        self.log_level = log_level(config)
         self.stats = stats
         self.done = done
         self.failure: ErrnoError | None = None

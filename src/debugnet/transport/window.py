@@ -10,13 +10,9 @@ one was acked and 9/8 RTT passed; otherwise the retransmission timeout (RFC
 Transmissions carry their own order number because a retransmission keeps the
 packet's seqno.
 
-Congestion control is slow start and additive increase; the decrease depends
-on ``config.cc`` (see :class:`CongestionControl`). The default, HYBRID, reads
-the queue from the RTT: ``cwnd * (1 - min_rtt / srtt)`` packets waiting in
-the path. A loss with a queue is congestion and the window drops to what the
-path holds without that queue (at most half); a loss without one is a bad
-wire, not a full buffer, and costs nothing -- which is what keeps the rate
-up at 1 % random loss where halving would not.
+How many packets may be in flight is the congestion controller's ``cwnd``
+(``transport/congestion``, the algorithm ``config.cc`` names); the window
+tells it of every ack, loss and timeout and keeps the RTT estimate it reads.
 
 Give-up is a time budget: no new ack for ``give_up_after`` seconds while
 packets are outstanding fails with ETIMEDOUT. The backed-off timeout is
@@ -31,7 +27,9 @@ import math
 from collections import deque
 
 from debugnet.errors import TimedOut
-from debugnet.transport.config import CongestionControl, TransportConfig
+from debugnet.transport import congestion
+from debugnet.transport.config import TransportConfig
+from debugnet.transport.congestion import LossVerdict
 from debugnet.transport.strategy import OutMessage, SendStrategy, TransportStats
 from debugnet.wire.constants import DEBUGNET_HEADER_SIZE
 
@@ -59,10 +57,9 @@ class WindowStrategy(SendStrategy):
     def __init__(
         self, config: TransportConfig, stats: TransportStats, done: list[OutMessage]
     ) -> None:
-        super().__init__(stats, done)
-        self._config = config
-        self._cc = config.cc
-        self._window = float(config.window)
+        super().__init__(config, stats, done)
+        self._cc = congestion.create(config)
+        self._cc_on_ack = self._cc.on_ack
         self._rto_min = config.rto_min
         self._rto_max = config.rto_max
         self._budget = config.give_up_after
@@ -76,8 +73,6 @@ class WindowStrategy(SendStrategy):
         self._largest_acked_tx = -1
         self._flight = 0
         self._blocking: OutMessage | None = None
-        self.cwnd = float(min(config.initial_window, config.window))
-        self.ssthresh = math.inf
         self.srtt: float | None = None
         self.rttvar = 0.0
         self.min_rtt = math.inf
@@ -85,7 +80,6 @@ class WindowStrategy(SendStrategy):
         self._rto = config.rto_initial
         self._backoff = 0
         self._rto_deadline: float | None = None
-        self._recovery_start = -math.inf
         self._last_progress = 0.0
 
     # -- queueing ----------------------------------------------------------------
@@ -107,16 +101,20 @@ class WindowStrategy(SendStrategy):
         return self._flight
 
     @property
+    def cwnd(self) -> float:
+        return self._cc.cwnd
+
+    @property
     def rto(self) -> float:
         """The timeout the next arming uses, backoff included."""
-        return min(self._rto * (1 << min(self._backoff, 16)), self._config.rto_max)
+        return min(self._rto * (1 << min(self._backoff, 16)), self._rto_max)
 
     # -- sending -----------------------------------------------------------------
 
     def transmit(self, now: float) -> list[bytes]:
         if self.failure is not None:
             return []
-        limit = min(int(self.cwnd), self._config.window)
+        limit = min(int(self._cc.cwnd), self.config.window)
         flight = self._flight
         if flight >= limit:
             return []
@@ -197,10 +195,7 @@ class WindowStrategy(SendStrategy):
         tx = entry.tx
         if tx > self._largest_acked_tx:
             self._largest_acked_tx = tx
-        if self._cc is not CongestionControl.FIXED and entry.time > self._recovery_start:
-            cwnd = self.cwnd
-            cwnd += 1.0 if cwnd < self.ssthresh else 1.0 / cwnd
-            self.cwnd = cwnd if cwnd < self._window else self._window
+        self._cc_on_ack(entry.time)
         msg = entry.msg
         msg.remaining -= 1
         if msg.remaining == 0:
@@ -237,75 +232,51 @@ class WindowStrategy(SendStrategy):
             self.rttvar = 0.75 * self.rttvar + 0.25 * abs(srtt - rtt)
             self.srtt = 0.875 * srtt + 0.125 * rtt
         rto = self.srtt + 4 * self.rttvar
-        cfg = self._config
-        self._rto = min(max(rto, cfg.rto_min), cfg.rto_max)
+        self._rto = min(max(rto, self._rto_min), self._rto_max)
 
     # -- loss --------------------------------------------------------------------
 
-    def _detect_losses(self, now: float) -> None:
+    def _oldest_live(self) -> tuple[int, int, _Sent] | None:
+        """The oldest transmission still in flight, stale order entries dropped."""
         order = self._order
         sent = self._sent
-        largest = self._largest_acked_tx
-        by_count = largest - self._config.reorder_threshold
-        delay = _TIME_THRESHOLD * max(self.srtt or 0.0, self.latest_rtt)
         while order:
             tx, seqno = order[0]
             entry = sent.get(seqno)
             if entry is None or entry.tx != tx or entry.lost:
                 order.popleft()
                 continue
-            if tx <= by_count or (tx < largest and entry.time + delay <= now):
-                order.popleft()
-                self._declare_lost(seqno, entry, now)
-                continue
-            break
+            return tx, seqno, entry
+        return None
+
+    def _loss_delay(self) -> float:
+        return _TIME_THRESHOLD * max(self.srtt or 0.0, self.latest_rtt)
+
+    def _detect_losses(self, now: float) -> None:
+        largest = self._largest_acked_tx
+        by_count = largest - self.config.reorder_threshold
+        delay = self._loss_delay()
+        while (oldest := self._oldest_live()) is not None:
+            tx, seqno, entry = oldest
+            if not (tx <= by_count or (tx < largest and entry.time + delay <= now)):
+                break
+            self._order.popleft()
+            self._declare_lost(seqno, entry, now)
 
     def _loss_deadline(self) -> float | None:
-        order = self._order
-        sent = self._sent
-        while order:
-            tx, seqno = order[0]
-            entry = sent.get(seqno)
-            if entry is None or entry.tx != tx or entry.lost:
-                order.popleft()
-                continue
-            if tx < self._largest_acked_tx:
-                return entry.time + _TIME_THRESHOLD * max(self.srtt or 0.0, self.latest_rtt)
+        oldest = self._oldest_live()
+        if oldest is None or oldest[0] >= self._largest_acked_tx:
             return None
-        return None
+        return oldest[2].time + self._loss_delay()
 
     def _declare_lost(self, seqno: int, entry: _Sent, now: float) -> None:
         entry.lost = True
         self._flight -= 1
         heapq.heappush(self._lost, seqno)
         self.stats.losses += 1
-        if entry.time > self._recovery_start and self._on_congestion():
-            self._recovery_start = now
-
-    def _on_congestion(self) -> bool:
-        """React to a loss event; True when the window was reduced (recovery starts)."""
-        cc = self._cc
-        if cc is CongestionControl.FIXED:
-            return False
-        cfg = self._config
-        cwnd = self.cwnd
-        if cc is CongestionControl.HYBRID and self.srtt is not None and self.srtt > 0:
-            ratio = min(self.min_rtt / self.srtt, 1.0)
-            if self._queued() < cfg.queue_threshold:
-                self.stats.random_losses += 1
-                return False
-            target = max(cwnd * 0.5, cwnd * ratio + cfg.queue_threshold)
-        else:
-            target = cwnd * 0.5
-        self.cwnd = self.ssthresh = max(target, float(cfg.min_window))
-        return True
-
-    def _queued(self) -> float:
-        """Packets the RTT says are waiting in the path: cwnd * (1 - min_rtt / srtt)."""
-        srtt = self.srtt
-        if srtt is None or srtt <= 0:
-            return 0.0
-        return self.cwnd * max(1.0 - self.min_rtt / srtt, 0.0)
+        verdict = self._cc.on_loss(entry.time, now, self.srtt, self.min_rtt)
+        if verdict is LossVerdict.RANDOM:
+            self.stats.random_losses += 1
 
     # -- timers ------------------------------------------------------------------
 
@@ -347,22 +318,12 @@ class WindowStrategy(SendStrategy):
                 heapq.heappush(self._lost, seqno)
                 self.stats.losses += 1
         self._order.clear()
-        self._recovery_start = now
-        if self._cc is not CongestionControl.FIXED:
-            # HYBRID: a timeout without a queue behind it (a lost tail packet, a
-            # cut link) says nothing about capacity, so slow start may climb
-            # straight back to the old window.
-            keep = (
-                self._cc is CongestionControl.HYBRID
-                and self._queued() < self._config.queue_threshold
-            )
-            floor = float(self._config.min_window)
-            if self.srtt is not None:  # before any sample (the herald) nothing is known
-                self.ssthresh = max(self.cwnd if keep else self.cwnd * 0.5, floor)
-            self.cwnd = floor
+        self._cc.on_timeout(now, self.srtt, self.min_rtt)
         self._backoff += 1
         self._rto_deadline = None
-        log.debug("window: timeout, rto now %.3f s, cwnd %.1f", self.rto, self.cwnd)
+        log.log(
+            self.log_level, "window: timeout, rto now %.3f s, cwnd %.1f", self.rto, self._cc.cwnd
+        )
 
     def abort(self) -> None:
         self._pending.clear()

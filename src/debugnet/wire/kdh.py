@@ -22,9 +22,9 @@ from operator import xor
 from typing import Any, ClassVar, Self
 
 from debugnet.errors import WireError
+from debugnet.wire.constants import KDH_SIZE as KDH_SIZE
 from debugnet.wire.octets import octets
 
-KDH_SIZE = 512
 KDH_VERSION = 4
 
 

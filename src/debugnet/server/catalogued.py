@@ -1,0 +1,164 @@
+"""The catalogue hooked into any ``DumpStore``: every dump a record, written as it happens.
+
+``CataloguedStore`` wraps a store; each sink it hands out forwards every call
+and tells a ``DumpHandle`` what happened: the dump's files, the KDH (from the
+info lines the recorder writes, so the recorder needs no catalogue code), the
+key, and the end line that fixes the state. Data writes are not wrapped at
+all (``write_at`` is the inner sink's own bound method), so the receive path
+pays nothing; the handle only queues work for the catalogue's writer thread.
+Bytes received are the vmcore's size, read in that thread when the dump ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from debugnet.catalogue import CatalogueWriter, DumpRecord, Layout
+from debugnet.catalogue.tracker import DumpHandle
+from debugnet.server.store import Chunk, DumpRequest, DumpSink, DumpStore
+from debugnet.triage.info import DumpState, Reason, end_outcome, parse_info
+
+log = logging.getLogger(__name__)
+
+_KDH_LINE = b"  Architecture: "
+
+
+def handler_reason(state: DumpState, reason: str | None) -> str:
+    """The word the recorder's policy gives the handler for this end."""
+    if state is DumpState.COMPLETE:
+        return "success"
+    return "timeout" if reason == Reason.TIMED_OUT.value else "error"
+
+
+class CataloguedSink:
+    """A ``DumpSink`` that reports to the catalogue what passes through it."""
+
+    write_at: Callable[[int, Sequence[Chunk], int], None]
+
+    def __init__(self, inner: DumpSink, handle: DumpHandle) -> None:
+        self._inner = inner
+        self._handle = handle
+        self.write_at = inner.write_at  # the hot path: not wrapped
+        self._info = bytearray()
+        self._key = False
+        self._ended = False
+
+    @property
+    def index(self) -> int:
+        return self._inner.index
+
+    @property
+    def info_path(self) -> Path:
+        return self._inner.info_path
+
+    @property
+    def core_path(self) -> Path:
+        return self._inner.core_path
+
+    def _files(self) -> list[Path]:
+        files = [self._inner.info_path, self._inner.core_path]
+        if self._key:
+            files.append(self._inner.info_path.with_name("key" + self._inner.info_path.name[4:]))
+        return files
+
+    def write_key(self, offset: int, data: bytes) -> None:
+        self._inner.write_key(offset, data)
+        if not self._key:
+            self._key = True
+            self._handle.encrypted()
+            self._handle.files(self._files())
+
+    def info(self, line: bytes) -> None:
+        self._inner.info(line)
+        self._info += line
+        if line.startswith(b"Bad KDH"):
+            self._handle.bad_kdh()
+        elif _KDH_LINE in line:
+            self._handle.info_fields(parse_info(bytes(self._info)))
+        elif not self._ended:
+            outcome = end_outcome(line.decode("utf-8", "replace").rstrip("\n"))
+            if outcome is not None:
+                self._end(outcome.state, outcome.reason)
+
+    def _end(self, state: DumpState, reason: str | None) -> None:
+        self._ended = True
+        self._handle.end(state, reason, handler_reason(state, reason), None, time.time())
+
+    def set_format(self, *, encrypted: bool, compression: str) -> None:
+        self._inner.set_format(encrypted=encrypted, compression=compression)
+        self._handle.files(self._files())
+
+    def sync(self, truncate_to: int | None = None) -> None:
+        self._inner.sync(truncate_to)
+
+    def publish(self) -> None:
+        self._inner.publish()
+
+    def close(self) -> None:
+        self._inner.close()
+        if not self._ended:  # ended without an end line: not a complete dump
+            self._end(DumpState.INCOMPLETE, Reason.NO_END.value)
+
+
+class CataloguedStore:
+    """A ``DumpStore`` whose dumps are catalogued; the handler's exit status is matched back."""
+
+    def __init__(
+        self,
+        inner: DumpStore,
+        writer: CatalogueWriter,
+        root: Path,
+        *,
+        collector: str = "",
+        layout: str = Layout.NETDUMPD,
+        progress_interval: float = 5.0,
+        handler: bool = False,
+    ) -> None:
+        self.inner = inner
+        self.writer = writer
+        self.root = root
+        self.collector = collector
+        self.layout = layout
+        self.progress_interval = progress_interval
+        self.handler = handler
+        """Whether a handler runs after each dump (else no exit status is waited for)."""
+        self._by_info: dict[Path, DumpHandle] = {}
+        self._lock = threading.Lock()
+
+    def create(self, request: DumpRequest) -> CataloguedSink:
+        sink = self.inner.create(request)
+        directory = sink.info_path.parent
+        if self.layout == Layout.SAVECORE:
+            directory = directory.parent
+        path = os.path.relpath(directory, self.root)
+        record = DumpRecord(
+            host=request.host,
+            index=sink.index,
+            started=time.time(),
+            path="" if path == "." else path,
+            layout=self.layout,
+            ip=request.client_ip,
+            encrypted=False,
+            collector=self.collector,
+        )
+        handle = DumpHandle(self.writer, self.root, record, self.progress_interval)
+        handle.files([sink.info_path, sink.core_path])
+        if self.handler:
+            with self._lock:
+                self._by_info[sink.info_path] = handle
+        return CataloguedSink(sink, handle)
+
+    def free_bytes(self, request: DumpRequest | None = None) -> int:
+        return self.inner.free_bytes(request)
+
+    def handler_exited(self, info: Path, status: int) -> None:
+        """The handler run for the dump with this info file exited with ``status``."""
+        with self._lock:
+            handle = self._by_info.pop(info, None)
+        if handle is not None:
+            handle.handler_exited(status)
