@@ -113,6 +113,23 @@ def test_compressed_dump_is_cut_to_the_kdh_length_and_renamed(weed: Weed) -> Non
     store.close()
 
 
+def test_kdh_after_the_data_renames_the_object(weed: Weed) -> None:
+    bucket = weed.new_bucket()
+    store = make_store(weed, bucket)
+    sink = store.create(REQ)
+    data = random.Random(4).randbytes(7 * MiB)
+    sink.write_at(0, [data], len(data))
+    sink.set_format(encrypted=False, compression="gzip")
+    assert str(sink.core_path).endswith("crash/vmcore.db3.0.gz")
+    sink.sync()
+    sink.close()
+    assert body(weed, bucket, "crash/vmcore.db3.0.gz") == data
+    assert (
+        weed.client().list_objects_v2(Bucket=bucket, Prefix="crash/vmcore.db3.0")["KeyCount"] == 1
+    )
+    store.close()
+
+
 def test_aborted_dump_leaves_no_parts(weed: Weed) -> None:
     bucket = weed.new_bucket()
     store = make_store(weed, bucket)

@@ -86,7 +86,10 @@ def run_server(
                 exc.errno or 0, f"cannot listen on {where}: {exc.strerror}"
             ) from exc
         host, port = server.address
-        print(f"{name}: listening on udp {host}:{port}, dumps go to {config.dumpdir}", flush=True)
+        print(
+            f"{name}: listening on udp {host}:{port}, dumps go to {config.store or config.dumpdir}",
+            flush=True,
+        )
         if detach is not None:
             detach()
             if lock is not None:

@@ -87,7 +87,8 @@ class CataloguedSink:
 
     def _end(self, state: DumpState, reason: str | None) -> None:
         self._ended = True
-        self._handle.end(state, reason, handler_reason(state, reason), None, time.time())
+        total = getattr(self._inner, "bytes_received", None)  # stores without local files
+        self._handle.end(state, reason, handler_reason(state, reason), total, time.time())
 
     def set_format(self, *, encrypted: bool, compression: str) -> None:
         self._inner.set_format(encrypted=encrypted, compression=compression)

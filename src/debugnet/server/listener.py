@@ -19,7 +19,7 @@ from collections import Counter
 from enum import StrEnum
 from types import FrameType
 
-from debugnet.catalogue import Catalogue, CatalogueWriter, DumpRecord, open_catalogue
+from debugnet.catalogue import Catalogue, CatalogueWriter, DumpRecord, open_catalogue_at
 from debugnet.catalogue.tracker import recover_interrupted
 from debugnet.errors import WireError
 from debugnet.server.catalogued import CataloguedStore
@@ -28,8 +28,9 @@ from debugnet.server.context import SessionContext
 from debugnet.server.handler import HandlerRunner
 from debugnet.server.recorder import Outcome
 from debugnet.server.resolver import Resolver
-from debugnet.server.storage import DirectoryStore
+from debugnet.server.s3.store import S3Store
 from debugnet.server.store import DumpStore
+from debugnet.server.stores import open_store, store_root
 from debugnet.server.worker import SessionWorker
 from debugnet.wire.message import parse_herald
 
@@ -83,11 +84,11 @@ _DUMPS = {
 
 
 def catalogued_store(config: ServerConfig, inner: DumpStore) -> CataloguedStore:
-    writer = CatalogueWriter(open_catalogue(config.dumpdir))
+    writer = CatalogueWriter(open_catalogue_at(config.catalogue_url, config.dumpdir))
     return CataloguedStore(
         inner,
         writer,
-        config.dumpdir,
+        store_root(inner, config),
         collector=config.collector_id,
         layout=config.layout,
         progress_interval=config.progress_interval,
@@ -102,13 +103,8 @@ class Server:
         self.config = config
         self.resolver = Resolver(config.resolve, config.dns_timeout)
         self.handlers = HandlerRunner(config.handler, config.dumpdir)
-        directory = DirectoryStore(
-            config.dumpdir,
-            config.default_path,
-            config.max_dumps,
-            config.write_buffer,
-            config.layout,
-        )
+        directory = open_store(config)
+        self.backend = directory
         self.catalogue: CataloguedStore | None = None
         self.store: DumpStore = directory
         if config.catalogue:
@@ -138,6 +134,8 @@ class Server:
                 log.debug("SO_TIMESTAMP: %s", exc)
         sock.bind((cfg.bind, cfg.port))
         self.sock = sock
+        if isinstance(self.backend, S3Store):
+            self.backend.sweep()
         if self.catalogue is not None:
             self.recover_interrupted()
 
@@ -146,14 +144,16 @@ class Server:
         assert self.catalogue is not None
         found: list[DumpRecord] = []
         cfg = self.config
+        root = store_root(self.backend, cfg)
+        mark = self.backend.mark_interrupted_file if isinstance(self.backend, S3Store) else None
 
         def recover(cat: Catalogue) -> None:
-            found.extend(recover_interrupted(cat, cfg.dumpdir, cfg.collector_id, time.time()))
+            found.extend(recover_interrupted(cat, root, cfg.collector_id, time.time(), mark))
 
         self.catalogue.writer.submit(recover)
         self.catalogue.writer.flush()
         for record in found:
-            names = [cfg.dumpdir / f for f in record.files]
+            names = [root / f for f in record.files]
             info = next((p for p in names if p.name.startswith("info.")), None)
             core = next((p for p in names if p.name.startswith("vmcore")), None)
             if info is not None and core is not None:
@@ -193,6 +193,8 @@ class Server:
         self.handlers.wait(timeout)
         if self.catalogue is not None:
             self.catalogue.writer.close(timeout)
+        if isinstance(self.backend, S3Store):
+            self.backend.close()
         self.resolver.close()
         if self.sock is not None:
             self.sock.close()

@@ -11,7 +11,6 @@ which retries until the store is back.
 
 from __future__ import annotations
 
-import errno
 import logging
 import threading
 from collections.abc import Sequence
@@ -41,6 +40,7 @@ class S3Sink:
         self._key = bytearray()
         self._closed = False
         self.upload = store.new_upload(store.location.key(self._core_name()))
+        self._final_key = self.upload.key
 
     # -- names ---------------------------------------------------------------
 
@@ -61,11 +61,16 @@ class S3Sink:
 
     @property
     def core_key(self) -> str:
-        return self.upload.key
+        return self._final_key
 
     @property
     def _tag(self) -> str:
         return tag(self._host, self._index, self._store.layout)
+
+    @property
+    def bytes_received(self) -> int:
+        """The vmcore's length so far (the catalogue's ``bytes``: there is no file to stat)."""
+        return self.upload.frontier
 
     @property
     def index(self) -> int:
@@ -100,11 +105,9 @@ class S3Sink:
         new = self._store.location.key(
             self._core_name(encrypted=encrypted, compression=compression)
         )
-        if new == self.upload.key:
-            return
-        if self.upload.started:
-            raise OSError(errno.EBUSY, "the upload has begun under its first name")
-        self.upload.key = new
+        if not self.upload.started:
+            self.upload.key = new
+        self._final_key = new  # a KDH after the data: the object is renamed once complete
 
     def info(self, line: bytes) -> None:
         self._info += line
@@ -139,6 +142,9 @@ class S3Sink:
     def sync(self, truncate_to: int | None = None) -> None:
         try:
             self.upload.finish(truncate_to)
+            if self._final_key != self.upload.key:
+                self._store.rename(self.upload.key, self._final_key)
+                self.upload.key = self._final_key
             if self._key:
                 key = self._store.location.key(self._name(f"key.{self._tag}"))
                 self._store.put_object(key, bytes(self._key))

@@ -109,6 +109,17 @@ class S3Store:
             ),
         )
 
+    def rename(self, old: str, new: str) -> None:
+        """Copy (server-side, in parts when large) and delete: S3 has no rename."""
+        bucket = self.location.bucket
+        self.retrier.call(
+            f"copy {old}",
+            lambda: self.client.copy({"Bucket": bucket, "Key": old}, bucket, new),
+        )
+        self.retrier.call(
+            f"delete {old}", lambda: self.client.delete_object(Bucket=bucket, Key=old)
+        )
+
     def get_object(self, key: str) -> tuple[bytes, dict[str, str]] | None:
         try:
             reply = self.client.get_object(Bucket=self.location.bucket, Key=key)
@@ -234,6 +245,10 @@ class S3Store:
         if any(end_outcome(line) is not None for line in lines):
             return
         self.put_object(info_key, body + INTERRUPTED_LINE)
+
+    def mark_interrupted_file(self, path: Path) -> None:
+        """``mark_interrupted`` for a catalogue file name under ``root`` (start-up recovery)."""
+        self.mark_interrupted(self.location.key(str(path.relative_to(self.root))))
 
     @staticmethod
     def info_key_of(core_key: str) -> str | None:
