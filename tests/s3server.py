@@ -105,8 +105,11 @@ class Weed:
                     raise RuntimeError(msg) from None
                 time.sleep(0.2)
 
-    def stop(self) -> None:
+    def stop(self, kill: bool = False) -> None:
+        """Stop cleanly (the data survives for a restart), or kill (it is being removed)."""
         if self.proc is not None and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
             self.proc.terminate()
             try:
                 self.proc.wait(20)
@@ -171,7 +174,7 @@ def start_weed() -> Weed:
 
 
 def _cleanup(weed: Weed) -> None:
-    weed.stop()
+    weed.stop(kill=True)
     shutil.rmtree(weed.root, ignore_errors=True)
     ports = {*range(weed.base, weed.base + 14), weed.base + 10008}
     for sock in glob.glob("/tmp/seaweedfs-*.sock"):  # the sockets named after our ports

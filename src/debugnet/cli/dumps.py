@@ -34,6 +34,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="a shared catalogue (postgresql://...) or an SQLite file (default: in --dir)",
     )
+    parser.add_argument(
+        "--store",
+        metavar="s3://BUCKET[/PREFIX]",
+        help="the bucket a collector's --store names (for mkdir)",
+    )
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = sub.add_parser("list", help="dumps, newest first")
     p.add_argument("--host")
@@ -63,6 +68,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("ids", nargs="+", metavar="ID")
     sub.add_parser("reindex", help="rebuild the catalogue from the files")
     sub.add_parser("migrate", help="create the catalogue's schema or migrate it forward")
+    p = sub.add_parser("mkdir", help="create a folder heralds may name (PATH/ in the bucket)")
+    p.add_argument("path", metavar="PATH")
     p = sub.add_parser("merge", help="record that two signatures are one cause")
     p.add_argument("a", metavar="SIG_A")
     p.add_argument("b", metavar="SIG_B")
@@ -102,6 +109,8 @@ def _record(catalogue: Catalogue, dump_id: str) -> DumpRecord:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "mkdir":
+        return _mkdir(args)
     catalogue = _open(args)
     try:
         handler = _ACTIONS[args.action]
@@ -225,6 +234,29 @@ def _merge(args: argparse.Namespace, catalogue: Catalogue) -> int:
         raise InvalidArgument("the two signatures are the same")
     shown = catalogue.merge(args.a, args.b)
     print(f"merged: {args.b!r} is grouped under {shown!r}")
+    return 0
+
+
+def _mkdir(args: argparse.Namespace) -> int:
+    """A folder for herald paths: ``PREFIX/PATH/`` in the bucket, or a directory under --dir."""
+    if args.store is None:
+        target = args.dir / args.path
+        if Path(args.path).is_absolute() or ".." in Path(args.path).parts:
+            raise InvalidArgument(f"{args.path!r} must be relative, without '..'")
+        target.mkdir(parents=True, exist_ok=True)
+        print(f"created {target}")
+        return 0
+    from debugnet.server.s3.location import S3Location
+    from debugnet.server.s3.store import S3Store
+
+    store = S3Store(S3Location.parse(args.store), workers=1)
+    try:
+        key = store.mkdir(args.path)
+    except ValueError as exc:
+        raise InvalidArgument(str(exc)) from None
+    finally:
+        store.close()
+    print(f"created s3://{store.location.bucket}/{key}")
     return 0
 
 
