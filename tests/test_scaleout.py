@@ -32,7 +32,7 @@ from tests.dumpclient import DATA, KDH, ClientTimeout, DumpClient
 from tests.netutil import free_loopback
 from tests.pgserver import PgCluster, pg_cluster, pg_url
 from tests.s3server import Weed, own_weed, weed
-from tests.serverutil import kdh, wait_for
+from tests.serverutil import kdh, start_server, wait_for
 
 __all__ = ["own_weed", "pg_cluster", "pg_url", "weed"]
 
@@ -333,3 +333,25 @@ def test_large_dump_through_a_small_spool(
     for chunk in iter(lambda: stream.read(MiB), b""):
         digest.update(chunk)
     assert digest.digest() == hashlib.sha256(data).digest()
+
+
+def test_directory_collectors_sharing_a_catalogue_claim_their_indexes(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Two collectors, each with its own disk, one database: a host's second dump,
+    sent to the other collector, is host.1 there, not a second host.0."""
+    url = migrated(pg_url)
+    a = start_server(tmp_path / "a", port=PORT, catalogue_url=url, collector_id="a")
+    b = start_server(tmp_path / "b", port=PORT, catalogue_url=url, collector_id="b")
+    try:
+        ip = free_loopback((20024,), avoid={a.ip, b.ip})
+        send_dump(a.ip, b"first" * 100, client=ip, server_port=PORT)
+        send_dump(b.ip, b"second" * 100, client=ip, server_port=PORT)
+    finally:
+        a.stop()
+        b.stop()
+    assert (tmp_path / "a" / f"vmcore.{ip}.0").read_bytes() == b"first" * 100
+    assert (tmp_path / "b" / f"vmcore.{ip}.1").read_bytes() == b"second" * 100
+    assert not (tmp_path / "b" / f"info.{ip}.0").exists()
+    assert record_when(url, f"{ip}.0", ended).collector == "a"
+    assert record_when(url, f"{ip}.1", ended).collector == "b"

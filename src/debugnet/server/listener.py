@@ -20,6 +20,7 @@ from enum import StrEnum
 from types import FrameType
 
 from debugnet.catalogue import Catalogue, CatalogueWriter, DumpRecord, open_catalogue_at
+from debugnet.catalogue.postgres import PostgresCatalogue, is_postgres_url
 from debugnet.catalogue.tracker import recover_interrupted
 from debugnet.errors import WireError
 from debugnet.server.catalogued import CataloguedStore
@@ -85,6 +86,10 @@ _DUMPS = {
 
 def catalogued_store(config: ServerConfig, inner: DumpStore) -> CataloguedStore:
     writer = CatalogueWriter(open_catalogue_at(config.catalogue_url, config.dumpdir))
+    claims: Catalogue | None = None
+    shared = config.catalogue_url is not None and is_postgres_url(config.catalogue_url)
+    if shared and not isinstance(inner, S3Store):  # a bucket allocates atomically itself
+        claims = PostgresCatalogue(config.catalogue_url or "", retry_for=2.0)
     return CataloguedStore(
         inner,
         writer,
@@ -93,6 +98,7 @@ def catalogued_store(config: ServerConfig, inner: DumpStore) -> CataloguedStore:
         layout=config.layout,
         progress_interval=config.progress_interval,
         handler=config.handler is not None,
+        claims=claims,
     )
 
 
@@ -193,6 +199,8 @@ class Server:
         self.handlers.wait(timeout)
         if self.catalogue is not None:
             self.catalogue.writer.close(timeout)
+            if self.catalogue.claims is not None:
+                self.catalogue.claims.close()
         if isinstance(self.backend, S3Store):
             self.backend.close()
         self.resolver.close()
