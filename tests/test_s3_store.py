@@ -191,7 +191,7 @@ def test_sweep_aborts_only_this_collectors_uploads(weed: Weed) -> None:
         sink = store.create(REQ)
         sink.info(b"Dump from db3 [192.0.2.9]\n")
         sink.write_at(0, [bytes(6 * MiB)], 6 * MiB)
-        sink.upload._wait_oldest()  # the part is up: the upload exists (then "killed")
+        sink.upload.wait_parts()  # the part is up: the upload exists (then "killed")
         sink._put_info()
     assert len(uploads(weed, bucket)) == 2
     restarted = make_store(weed, bucket, collector="a")
@@ -216,13 +216,13 @@ def test_store_down_mid_dump_then_back(own_weed: Weed) -> None:
     aborted and the info written once the store returns."""
     w = own_weed
     bucket = w.new_bucket()
-    store = make_store(w, bucket, timeout=2.0)
+    store = make_store(w, bucket, timeout=2.0, spool_max=MiB)  # a budget of 21 MiB
     sink = store.create(REQ)
     sink.write_at(0, [bytes(6 * MiB)], 6 * MiB)
-    sink.upload._wait_oldest()
+    sink.upload.wait_parts()
     w.stop()
     with pytest.raises(StorageError, match="unreachable") as failed:
-        for i in range(6, 40):
+        for i in range(6, 60):
             sink.write_at(i * MiB, [bytes(MiB)], MiB)
     sink.info(b"Dump unsuccessful: %s\n" % str(failed.value).encode())
     sink.close()

@@ -224,6 +224,10 @@ def test_three_collectors_one_bucket_one_catalogue(
     listed = json.loads(r.stdout)
     assert len(listed) == 12
     assert {d["collector"] for d in listed} == {"c0", "c1", "c2"}
+    store = ["--store", f"s3://{bucket}/crash"]
+    r = dumps_cli(env, "--catalogue", url, *store, "show", f"rack1/{jobs[1].client}.0", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["info"].endswith("Dump complete\n")
 
 
 def _half_dump(c: DumpClient, length: int, sent: int) -> None:

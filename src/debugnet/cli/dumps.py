@@ -157,11 +157,7 @@ def _show(args: argparse.Namespace, catalogue: Catalogue) -> int:
     from debugnet.errors import DebugnetError
 
     record = _record(catalogue, args.id)
-    info_path = args.dir / record.files[0] if record.files else None
-    try:
-        info = info_path.read_text(errors="replace") if info_path else ""
-    except OSError as exc:
-        info = f"(cannot read {info_path}: {exc.strerror})"
+    info = _info_text(args, record)
     try:
         tail = "\n".join(actions.msgbuf(args.dir, record).rstrip("\n").split("\n")[-20:])
     except DebugnetError as exc:
@@ -176,6 +172,30 @@ def _show(args: argparse.Namespace, catalogue: Catalogue) -> int:
     print("message buffer (last 20 lines):")
     print("  " + tail.replace("\n", "\n  "))
     return 0
+
+
+def _info_text(args: argparse.Namespace, record: DumpRecord) -> str:
+    """The dump's info file, from --dir or (with --store) from the bucket."""
+    names = [f for f in record.files if Path(f).name.startswith("info.")]
+    if not names:
+        return ""
+    if args.store is None:
+        path: Path = args.dir / names[0]
+        try:
+            return path.read_text(errors="replace")
+        except OSError as exc:
+            return f"(cannot read {path}: {exc.strerror})"
+    from debugnet.server.s3.location import S3Location
+    from debugnet.server.s3.store import S3Store
+
+    store = S3Store(S3Location.parse(args.store), workers=1)
+    try:
+        found = store.get_object(store.location.key(names[0]))
+    except Exception as exc:
+        return f"(cannot read {names[0]} from {args.store}: {exc})"
+    finally:
+        store.close()
+    return "(no info object)" if found is None else found[0].decode("utf-8", "replace")
 
 
 def _msgbuf(args: argparse.Namespace, catalogue: Catalogue) -> int:

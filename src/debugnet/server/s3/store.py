@@ -214,7 +214,19 @@ class S3Store:
     # -- start-up, folders, shutdown -----------------------------------------
 
     def sweep(self) -> list[str]:
-        """Abort this collector's unfinished uploads; mark their info objects. Returns them."""
+        """Abort this collector's unfinished uploads; mark their info objects. Returns them.
+
+        A store that cannot be swept now (it is down) does not stop the
+        collector from serving: the leftovers wait for the next start-up or the
+        bucket's lifecycle rule.
+        """
+        try:
+            return self._sweep()
+        except Exception as exc:
+            log.error("cannot sweep %s for leftover uploads: %s", self.location, exc)
+            return []
+
+    def _sweep(self) -> list[str]:
         swept = []
         pages = self.client.get_paginator("list_multipart_uploads").paginate(
             Bucket=self.location.bucket, Prefix=self.location.key("")

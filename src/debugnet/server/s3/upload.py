@@ -6,9 +6,13 @@ so a compressed dump's final truncation still happens locally) and handed to
 the store's upload threads. Data ahead of the prefix waits in the spool,
 which may hold at most ``spool_max`` bytes: a client that far out of order
 ends the dump with ``SpoolFull``, never with silently dropped data. At most
-``max_inflight`` parts of one dump are in the air; a receive thread only
-waits when the store is slower than the network (back-pressure, bounded by
-the store timeout).
+``max_inflight`` parts of one dump upload at once; parts cut while those are
+in the air queue up within the same budget as the spool, so a store that is
+briefly slower than the network costs memory, not acks. Only when the
+budget (``spool_max`` + ``max_inflight`` parts) is spent does the receive
+thread wait (back-pressure, bounded by the store timeout). A session thus
+holds at most ``spool_max + (max_inflight + 1) * part_size`` whatever the
+dump's size.
 
 ``finish`` fills the holes left at FINISHED with zeros (as a sparse file
 reads), uploads the last part and completes the upload: only then may
@@ -21,6 +25,8 @@ import errno
 import heapq
 import logging
 import threading
+import time
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Executor, Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -75,7 +81,11 @@ class StreamingUpload:
         self.spooled = 0
         self.spool_peak = 0
         self._parts: list[tuple[int, Future[str]]] = []
-        self._inflight: list[Future[str]] = []
+        self._queue: deque[tuple[int, bytes, Future[str]]] = deque()
+        self._queued = 0
+        """Bytes of parts handed out and not uploaded yet (queued or uploading)."""
+        self._running = 0
+        self._cond = threading.Condition()
         self._upload_id: str | None = None
         self._id_lock = threading.Lock()
         self.error: OSError | None = None
@@ -146,21 +156,57 @@ class StreamingUpload:
             self._submit(part)
 
     def _submit(self, data: bytes) -> None:
-        while len(self._inflight) >= self.max_inflight:
-            self._wait_oldest()
-        number = len(self._parts) + 1
-        future = self._executor.submit(self._upload_part, number, data)
-        self._parts.append((number, future))
-        self._inflight.append(future)
+        """Queue a part; wait only while the session's memory budget is spent."""
+        future: Future[str] = Future()
+        with self._cond:
+            self._parts.append((len(self._parts) + 1, future))
+            self._queue.append((len(self._parts), data, future))
+            self._queued += len(data)
+        self._pump()
+        with self._cond:
+            budget = self.spool_max + self.max_inflight * self.part_size
+            deadline = time.monotonic() + self._retrier.timeout * 2 + 5
+            while self._queued + self.spooled > budget and self.error is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.error = StoreUnreachable(self._retrier.timeout, TimeoutError("parts"))
+                    break
+                self._cond.wait(left)
+        if self.error is not None:
+            raise self.error
 
-    def _wait_oldest(self) -> None:
-        future = self._inflight.pop(0)
+    def _pump(self) -> None:
+        """Start queued parts while fewer than ``max_inflight`` of this dump upload."""
+        with self._cond:
+            while self._queue and self._running < self.max_inflight:
+                number, data, future = self._queue.popleft()
+                self._running += 1
+                self._executor.submit(self._run_part, number, data, future)
+
+    def _run_part(self, number: int, data: bytes, future: Future[str]) -> None:
         try:
-            future.result(timeout=self._retrier.timeout * 2 + 5)
-        except FutureTimeout:
-            self.error = StoreUnreachable(self._retrier.timeout, TimeoutError("part upload"))
+            future.set_result(self._upload_part(number, data))
         except OSError as exc:
-            self.error = exc
+            future.set_exception(exc)
+            self.error = self.error or exc
+        except Exception as exc:  # a bug must not leave the receive thread waiting
+            future.set_exception(exc)
+            self.error = self.error or OSError(errno.EIO, str(exc))
+        with self._cond:
+            self._running -= 1
+            self._queued -= len(data)
+            self._cond.notify_all()
+        self._pump()
+
+    def wait_parts(self) -> None:
+        """Wait until every part handed out so far is uploaded; raises the first failure."""
+        for _, future in self._parts:
+            try:
+                future.result(timeout=self._retrier.timeout * 2 + 5)
+            except FutureTimeout:
+                self.error = self.error or StoreUnreachable(
+                    self._retrier.timeout, TimeoutError("part upload")
+                )
         if self.error is not None:
             raise self.error
 
@@ -217,8 +263,7 @@ class StreamingUpload:
         if self._buf or not self._parts:
             self._submit(bytes(self._buf))
             self._buf = bytearray()
-        while self._inflight:
-            self._wait_oldest()
+        self.wait_parts()
         parts = [{"PartNumber": n, "ETag": f.result()} for n, f in self._parts]
         upload_id = self._ensure_upload()
         self._retrier.call(
@@ -233,13 +278,17 @@ class StreamingUpload:
         self.completed = True
 
     def abort(self) -> bool:
-        """Abort the upload (waiting for parts in the air first); False if the store failed."""
-        for future in self._inflight:
-            try:
-                future.result(timeout=self._retrier.timeout * 2 + 5)
-            except (OSError, FutureTimeout):
-                pass
-        self._inflight.clear()
+        """Abort the upload (after the parts in the air); False if the store failed."""
+        with self._cond:
+            for _, _, future in self._queue:
+                future.cancel()
+            self._queue.clear()
+        for _, future in self._parts:
+            if not future.cancelled():
+                try:
+                    future.result(timeout=self._retrier.timeout * 2 + 5)
+                except (OSError, FutureTimeout):
+                    pass
         self._buf = bytearray()
         self._spool.clear()
         self._heap.clear()
