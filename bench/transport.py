@@ -5,14 +5,18 @@
     python bench/transport.py --loopback-mb 200 --rounds 3
 
 1. Simulator (deterministic): goodput as a fraction of a 1 Gbit/s link for
-   ``seed`` and ``window`` over RTT {0.1, 1, 10} ms x loss {0, 0.1, 1, 5} %.
+   ``seed`` and ``window`` over RTT {0.1, 1, 10} ms x loss {0, 0.1, 1, 5} %,
+   every client sending the same bytes; median and range over ``--seeds``
+   loss draws per cell (one draw at 5 % loss can be off by half).
 2. Simulator: a receiver that handles a datagram every 20 us behind a socket
    buffer of only 64 datagrams, against the same receiver with an unbounded
    buffer; window (HYBRID, RENO), a fixed 256-packet window and seed.
 3. Loopback, real sockets: MB/s of both modes against ``debugnet serve`` and
    against the C floor server, and the C blaster against the same C server
    (built with gcc from ../shared/floor). Medians of ``--rounds`` runs,
-   interleaved, because the machine's speed drifts.
+   interleaved, because the machine's speed drifts. Against netdumpd's 128 KiB
+   receive buffer: congestion control on and off, each at both retransmit-
+   timeout floors (ours 10 ms, the blaster's 200 ms), so each factor shows.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,30 +68,45 @@ def sim_run(
     return size * 8 / net.client.finished_at / RATE, net.client.conn.stats.retransmissions
 
 
-def seed_size(loss: float, big: int) -> int:
-    # The kernel's algorithm stalls a second per lost packet: keep its runs short.
-    if loss >= 0.05:
-        return big // 32
-    if loss >= 0.01:
-        return big // 16
-    if loss > 0:
-        return big // 4
-    return big
+@dataclass(frozen=True)
+class Spread:
+    """Several seeded draws of one cell: its median and its range."""
+
+    values: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    def show(self, fmt: str) -> str:
+        lo, hi = min(self.values), max(self.values)
+        if lo == hi:
+            return format(lo, fmt)
+        return f"{self.median:{fmt}} ({lo:{fmt}}-{hi:{fmt}})"
 
 
-def table_goodput(big: int) -> None:
-    print(f"\n## Goodput, fraction of a 1 Gbit/s link ({big >> 20} MiB window runs)\n")
+def sim_spread(config: TransportConfig, size: int, rtt: float, loss: float, seeds: int) -> Spread:
+    """The same workload under ``seeds`` different loss draws (seeds 1..N)."""
+    return Spread(tuple(sim_run(config, size, rtt, loss, seed=s)[0] for s in range(1, seeds + 1)))
+
+
+def table_goodput(size: int, seeds: int) -> None:
+    print(
+        f"\n## Goodput, fraction of a 1 Gbit/s link ({size >> 20} MiB for every client, "
+        f"median (range) of seeds 1-{seeds})\n"
+    )
     print("| RTT | loss | seed | window (hybrid) | window (reno) | window/seed | hybrid/reno |")
     print("|---|---|---|---|---|---|---|")
     for rtt in (0.0001, 0.001, 0.01):
         for loss in (0.0, 0.001, 0.01, 0.05):
-            seed_frac, _ = sim_run(TransportConfig(mode=Mode.SEED), seed_size(loss, big), rtt, loss)
-            win_frac, _ = sim_run(TransportConfig(mode=Mode.WINDOW), big, rtt, loss)
-            reno, _ = sim_run(TransportConfig(cc=CongestionControl.RENO), big, rtt, loss)
-            ratio = win_frac / seed_frac if seed_frac else float("inf")
+            kernel = sim_spread(TransportConfig(mode=Mode.SEED), size, rtt, loss, seeds)
+            win = sim_spread(TransportConfig(mode=Mode.WINDOW), size, rtt, loss, seeds)
+            reno = sim_spread(TransportConfig(cc=CongestionControl.RENO), size, rtt, loss, seeds)
+            ratio = win.median / kernel.median if kernel.median else float("inf")
             print(
-                f"| {rtt * 1e3:g} ms | {loss * 100:g} % | {seed_frac:.4f} | {win_frac:.3f} "
-                f"| {reno:.3f} | {ratio:.1f}x | {win_frac / reno:.1f}x |"
+                f"| {rtt * 1e3:g} ms | {loss * 100:g} % | {kernel.show('.4f')} "
+                f"| {win.show('.3f')} | {reno.show('.3f')} | {ratio:.1f}x "
+                f"| {win.median / reno.median:.1f}x |"
             )
 
 
@@ -106,7 +126,7 @@ def table_small_buffer(size: int) -> None:
     ]
     for rtt in (0.0001, 0.001):
         for name, cfg in rows:
-            n = size if cfg.mode is Mode.WINDOW else size // 4
+            n = size  # every client gets the same workload
             free, _ = sim_run(cfg, n, rtt, service_time=service)
             small, rexmit = sim_run(cfg, n, rtt, service_time=service, rcvbuf=64)
             mb = RATE / 8 / 1e6
@@ -120,10 +140,12 @@ def table_small_buffer(size: int) -> None:
 # -- loopback -------------------------------------------------------------------------
 
 
-def ours(ip: str, data: bytes, mode: Mode, dumpdir: Path) -> float:
+def ours(
+    ip: str, data: bytes, mode: Mode, dumpdir: Path, config: TransportConfig | None = None
+) -> float:
     from debugnet.netdump.send import send_dump
 
-    result = send_dump(ip, data, client=ip, mode=mode)
+    result = send_dump(ip, data, client=ip, mode=mode, config=config)
     for f in dumpdir.iterdir():
         if f.is_file() or f.is_symlink():
             f.unlink()
@@ -231,32 +253,57 @@ def loop_floor(data: bytes, base: Path, rounds: int, addrs: Addresses) -> None:
 
 
 def loop_small_rcvbuf(tools: Tools, data: bytes, base: Path, rounds: int, ip: str) -> None:
-    """netdumpd's 128 KiB SO_RCVBUF: fewer than 256 datagrams fit."""
+    """netdumpd's 128 KiB SO_RCVBUF: fewer than 256 datagrams fit.
+
+    Two factors differ between our client and the C blaster: congestion
+    control and the retransmit-timeout floor (ours 10 ms, the blaster's 200 ms).
+    Each is switched on its own, so the table says what each contributes.
+    """
     blaster_bin = tools.blaster
     dumpdir = base / "floor-small"
     dumpdir.mkdir()
     n = min(len(data), 30_000_000)
     part = data[:n]
+    floors = (10, 200)
+    runs: dict[str, Callable[[], float]] = {}
+    for ms in floors:
+        for cc in (CongestionControl.HYBRID, CongestionControl.FIXED):
+            cfg = TransportConfig(
+                cc=cc,
+                initial_window=256 if cc is CongestionControl.FIXED else 16,
+                rto_min=ms / 1000,
+                rto_initial=max(0.1, ms / 1000),
+            )
+            runs[f"{cc.value} {ms}"] = lambda cfg=cfg: ours(ip, part, Mode.WINDOW, dumpdir, cfg)
+        runs[f"c {ms}"] = lambda ms=ms: blaster(
+            blaster_bin, ip, "window", n, dumpdir, "--window", "256", "--rto-min-ms", str(ms)
+        )
     rcvbuf = ("--rcvbuf", "131072")
     with floor_server(tools, ip, dumpdir, base / "fs.log", extra=rcvbuf):
-        got = medians(
-            {
-                "window": lambda: ours(ip, part, Mode.WINDOW, dumpdir),
-                "c window": lambda: blaster(
-                    blaster_bin, ip, "window", n, dumpdir, "--window", "256"
-                ),
-            },
-            rounds,
-        )
-    print(f"\n| C floor server, SO_RCVBUF 128 KiB ({n // 1_000_000} MB) | window 256 MB/s |")
-    print("|---|---|")
-    print(f"| our client (congestion control) | {got['window']:.1f} |")
-    print(f"| C blaster (fixed window) | {got['c window']:.1f} |")
+        got = medians(runs, rounds)
+    print(
+        f"\n| C floor server, SO_RCVBUF 128 KiB ({n // 1_000_000} MB), 256 in flight, MB/s "
+        "| RTO floor 10 ms | RTO floor 200 ms | floor 10/200 |"
+    )
+    print("|---|---|---|---|")
+    labels = (
+        ("hybrid", "our client, congestion control (hybrid)"),
+        ("fixed", "our client, fixed window"),
+        ("c", "C blaster, fixed window"),
+    )
+    for key, label in labels:
+        a, b = got[f"{key} 10"], got[f"{key} 200"]
+        print(f"| {label} | {a:.1f} | {b:.1f} | {a / b:.1f}x |")
+    print(
+        f"| congestion control on/off (ours) | {got['hybrid 10'] / got['fixed 10']:.1f}x "
+        f"| {got['hybrid 200'] / got['fixed 200']:.1f}x | |"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sim-mib", type=int, default=16, help="window runs in the simulator")
+    parser.add_argument("--sim-mib", type=int, default=16, help="bytes per simulated dump")
+    parser.add_argument("--seeds", type=int, default=5, help="loss draws per goodput cell")
     parser.add_argument("--loopback-mb", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sim-only", action="store_true")
@@ -265,7 +312,7 @@ def main() -> None:
     print(f"# bench/transport.py  (python {sys.version.split()[0]}, {os.cpu_count()} CPUs)")
     if not args.loopback_only:
         t = time.monotonic()
-        table_goodput(args.sim_mib << 20)
+        table_goodput(args.sim_mib << 20, args.seeds)
         table_small_buffer(args.sim_mib << 20)
         print(f"\n(simulator tables: {time.monotonic() - t:.0f} s of wall time)")
     if not args.sim_only:

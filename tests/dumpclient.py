@@ -30,8 +30,12 @@ class DumpClient:
     server: str
     server_port: int = 20023
     payload: int = 1448
-    rto: float = 0.05
-    retries: int = 60
+    rto: float = 0.2
+    """Seconds before resending: long enough that a server slowed by a loaded machine is
+    rarely sent a copy (the server records each KDH copy it gets in the info file)."""
+    retries: int = 100
+    """Rounds before giving up: 20 s, so a loaded machine slows a dump but never fails it
+    (tests that expect a timeout pass a small count)."""
     seqno: int = 1
     port: int | None = None
     retransmits: int = 0

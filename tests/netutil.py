@@ -12,6 +12,14 @@ import socket
 _rng = random.Random()
 
 
+class NoFreeLoopback(RuntimeError):
+    """Every 127.x address tried has one of the ports taken (a wildcard bind holds them all).
+
+    The test session turns this into a skip (tests/conftest.py): it happens only
+    outside a private network namespace, i.e. when the tests do not run as root.
+    """
+
+
 def free_loopback(ports: tuple[int, ...] = (20023, 20024), avoid: set[str] | None = None) -> str:
     for _ in range(200):
         ip = f"127.0.{_rng.randint(1, 254)}.{_rng.randint(2, 254)}"
@@ -29,4 +37,9 @@ def free_loopback(ports: tuple[int, ...] = (20023, 20024), avoid: set[str] | Non
             for s in socks:
                 s.close()
         return ip
-    raise RuntimeError("no free loopback address")
+    wanted = "/".join(map(str, ports))
+    raise NoFreeLoopback(
+        f"port {wanted} is taken on every loopback address tried (a server bound to the "
+        "wildcard address, e.g. a running `debugnet serve`?); as root the tests run in a "
+        "private network namespace instead"
+    )

@@ -24,13 +24,22 @@ class Relay:
         duplicate: float = 0.0,
         reorder: float = 0.0,
         seed: int = 1,
+        herald_port: int = 20023,
+        client_port: int = 20024,
+        spare_client_acks: bool = False,
+        duplicate_client_only: bool = False,
     ) -> None:
         self.relay_ip, self.client_ip, self.server_ip = relay_ip, client_ip, server_ip
         self.loss, self.duplicate, self.reorder = loss, duplicate, reorder
         self.rng = random.Random(seed)
+        self.herald_port, self.client_port = herald_port, client_port
+        # netgdb: the client's (kernel's) acks are never lost (a lost kernel ack makes
+        # any resend appear twice: PROTOCOL.md section 10) and only it duplicates.
+        self.spare_client_acks = spare_client_acks
+        self.duplicate_client_only = duplicate_client_only
         self.sel = selectors.DefaultSelector()
-        self.to_server = self._bind(20024)  # the "client" socket the server talks to
-        self.heralds = self._bind(20023)
+        self.to_server = self._bind(client_port)  # the "client" socket the server talks to
+        self.heralds = self._bind(herald_port)
         self.mirrors: dict[int, socket.socket] = {}
         self.held: list[tuple[socket.socket, bytes, tuple[str, int]]] = []
         self.stats = {"forwarded": 0, "lost": 0, "duplicated": 0, "reordered": 0}
@@ -53,9 +62,12 @@ class Relay:
         for key in list(self.sel.get_map().values()):
             key.fileobj.close()  # type: ignore[union-attr]
 
-    def _impair(self, sock: socket.socket, data: bytes, dest: tuple[str, int]) -> None:
+    def _impair(
+        self, sock: socket.socket, data: bytes, dest: tuple[str, int], from_client: bool = False
+    ) -> None:
         r = self.rng.random()
-        if r < self.loss:
+        spared = from_client and self.spare_client_acks and len(data) == 4
+        if r < self.loss and not spared:
             self.stats["lost"] += 1
             return
         if self.rng.random() < self.reorder and not self.held:
@@ -64,7 +76,8 @@ class Relay:
             return
         sock.sendto(data, dest)
         self.stats["forwarded"] += 1
-        if self.rng.random() < self.duplicate:
+        may_duplicate = from_client or not self.duplicate_client_only
+        if self.rng.random() < self.duplicate and may_duplicate:
             sock.sendto(data, dest)
             self.stats["duplicated"] += 1
         for item in self.held:
@@ -88,9 +101,9 @@ class Relay:
                     mirror = self.mirrors.get(src_port)
                     if mirror is None:
                         mirror = self.mirrors[src_port] = self._bind(src_port)
-                    self._impair(mirror, data, (self.client_ip, 20024))
+                    self._impair(mirror, data, (self.client_ip, self.client_port))
                 elif sock is self.heralds:
-                    self._impair(self.to_server, data, (self.server_ip, 20023))
+                    self._impair(self.to_server, data, (self.server_ip, self.herald_port), True)
                 else:  # client data for a session port
                     port = sock.getsockname()[1]
-                    self._impair(self.to_server, data, (self.server_ip, port))
+                    self._impair(self.to_server, data, (self.server_ip, port), True)

@@ -95,8 +95,10 @@ class Weed:
         client = self.client(retries=1)
         deadline = time.monotonic() + timeout
         while True:  # a process we started coming up, not a protocol timer
-            try:
-                client.list_buckets()
+            try:  # ready when an object can be written, not only listed
+                if not any(b["Name"] == "ready" for b in client.list_buckets()["Buckets"]):
+                    client.create_bucket(Bucket="ready")
+                client.put_object(Bucket="ready", Key="probe", Body=b"")
                 return
             except Exception:
                 if time.monotonic() > deadline or self.proc.poll() is not None:

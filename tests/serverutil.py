@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from debugnet.catalogue import DumpRecord, DumpState, open_catalogue
 from debugnet.server.config import ServerConfig
 from debugnet.server.listener import Server
 from debugnet.wire.kdh import KernelDumpHeader
@@ -96,3 +97,25 @@ def handler_calls(out: Path) -> list[list[str]]:
 
 def file_mode(path: Path) -> int:
     return os.stat(path).st_mode & 0o777
+
+
+def record_when(dumpdir: Path, dump_id: str, done: Callable[[DumpRecord], bool]) -> DumpRecord:
+    found: list[DumpRecord] = []
+
+    def ready() -> bool:
+        cat = open_catalogue(dumpdir)
+        try:
+            r = cat.get(dump_id)
+        finally:
+            cat.close()
+        if r is not None and done(r):
+            found.append(r)
+            return True
+        return False
+
+    wait_for(ready)
+    return found[0]
+
+
+def signed(r: DumpRecord) -> bool:
+    return r.signature is not None and r.state is not DumpState.RECEIVING

@@ -222,3 +222,19 @@ def test_columns_follow_the_record_fields() -> None:
     from debugnet.catalogue import sql
 
     assert [f for f, _, _ in sql.COLUMNS] == [f.name for f in fields(DumpRecord)]
+
+
+def test_bytes_that_are_not_utf8_are_stored_replaced(cat: SqlCatalogue) -> None:
+    # KDH strings keep undecodable bytes as surrogates (surrogateescape)
+    panic = b"bad \xee byte".decode("utf-8", "surrogateescape")
+    cat.put(rec("h", 0, 1.0, panic=panic, files=[f"info.{panic}"]))
+    got = cat.get("h.0")
+    assert got is not None and got.panic == "bad \ufffd byte"
+    assert got.files == ["info.bad \ufffd byte"]
+
+
+def test_the_catalogue_file_is_private(tmp_path: Path) -> None:
+    import os
+
+    open_catalogue(tmp_path).close()
+    assert os.stat(catalogue_path(tmp_path)).st_mode & 0o777 == 0o600

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from debugnet.catalogue import CatalogueWriter, DumpRecord, DumpState, open_catalogue
+from debugnet.catalogue import Catalogue, CatalogueWriter, DumpRecord, DumpState, open_catalogue
 from debugnet.catalogue.tracker import DumpHandle, recover_interrupted
 from debugnet.triage.info import parse_info
 from debugnet.wire.kdh import KernelDumpHeader
@@ -107,3 +107,38 @@ def test_interrupted_dumps_are_marked_for_this_collector_only(tmp_path: Path) ->
     assert text.endswith(b"Dump incomplete: server stopped while receiving\n")
     assert parse_info(text).outcome.reason == "interrupted"
     assert recover_interrupted(cat, tmp_path, "c1", now=6.0) == []
+
+
+def test_a_dump_whose_info_file_ended_takes_its_state_from_the_file(tmp_path: Path) -> None:
+    cat = open_catalogue(tmp_path)
+    end = "Dump unsuccessful: write error @ offset 00010000: No space left on device"
+    (tmp_path / "info.a.0").write_bytes(netdumpd_info("a", "192.0.2.1", "p", end, 10))
+    cat.put(DumpRecord(host="a", index=0, started=1.0, files=["info.a.0", "vmcore.a.0"]))
+    assert recover_interrupted(cat, tmp_path, "", now=5.0) == []  # its handler has run
+    a = cat.get("a.0")
+    assert a is not None and (a.state, a.reason) == (
+        DumpState.FAILED,
+        "write error @ offset 00010000: No space left on device",
+    )
+    assert (tmp_path / "info.a.0").read_text().endswith(end + "\n")
+
+
+def test_writes_refused_by_a_full_database_are_retried(tmp_path: Path) -> None:
+    from debugnet.catalogue.base import CatalogueUnavailable
+
+    writer = CatalogueWriter(open_catalogue(tmp_path))
+    full = [True]
+
+    def put_when_space(cat: Catalogue) -> None:
+        if full[0]:
+            raise CatalogueUnavailable("catalogue: database or disk is full")
+        cat.put(DumpRecord(host="h", index=0, started=1.0))
+
+    writer.submit(put_when_space)
+    assert writer.flush()
+    assert writer.failures == 1 and writer.catalogue.get("h.0") is None
+    full[0] = False
+    writer.submit(lambda cat: None)  # the next write retries the failed one first
+    assert writer.flush()
+    assert writer.catalogue.get("h.0") is not None
+    writer.close()

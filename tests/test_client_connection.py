@@ -291,17 +291,18 @@ def test_seed_message_costs_two_polls_even_when_acked_at_once() -> None:
 def test_window_budget_gives_etimedout() -> None:
     conn = ClientConnection(TransportConfig(budget=3.0))
     now = 0.0
-    conn.datagrams_to_send(now)
-    sends = 1
+    sends = [now] if conn.datagrams_to_send(now) else []
     while conn.failure is None:
         deadline = conn.next_deadline()
         assert deadline is not None and deadline > now
         now = deadline
         conn.handle_timer(now)
-        sends += len(conn.datagrams_to_send(now))
+        if conn.datagrams_to_send(now):
+            sends.append(now)
     assert isinstance(conn.failure, TimedOut)
     assert now == pytest.approx(3.0)
-    assert sends >= 4  # retransmitted with backoff, never more than rto_max apart
+    # No RTT sample yet: rto_initial 0.1 s, doubled at each expiry, capped at rto_max 1 s.
+    assert sends == pytest.approx([0.0, 0.1, 0.3, 0.7, 1.5, 2.5])
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -19,6 +19,7 @@ from debugnet.ifnet import (
     debugnet_transmit,
 )
 from debugnet.ifnet.ioctl import add_multi, promisc, set_flags
+from debugnet.ifnet.rxinfo import RxInfo
 from debugnet.sim import LinkConfig, Simulator
 
 MAC1 = bytes.fromhex("020000000001")
@@ -194,7 +195,7 @@ def test_the_stack_takes_received_frames_from_the_debugnet_pool() -> None:
     held: list[PoolBuffer] = []
     refused: list[bytes] = []
 
-    def stack_input(ifp: Ifnet, data: bytes) -> None:
+    def stack_input(ifp: Ifnet, data: bytes, rx: RxInfo) -> None:
         try:
             held.append(pool.fill(data))
         except NoBuffers:

@@ -4,7 +4,8 @@ import os
 import pytest
 
 from debugnet.errors import NetworkDown, NoBuffers, NoDevice
-from debugnet.ifnet import IfFlags, IfOps, IfQueue, IfTable, TapDirection
+from debugnet.ifnet import IfFlags, Ifnet, IfOps, IfQueue, IfTable, TapDirection
+from debugnet.ifnet.rxinfo import NO_RXINFO, RxFlags, RxInfo
 from tests.test_ifnet_support import make_ether, up
 
 FRAME = bytes.fromhex("020000000002020000000001" + "0800") + bytes(46)
@@ -89,9 +90,18 @@ def test_input_hook_diverts_frames() -> None:
     ifp, _ = make_ether()
     table.attach(ifp)
     got: list[bytes] = []
-    ifp.input_hook = lambda _ifp, frame: got.append(frame)
+    infos: list[RxInfo] = []
+
+    def hook(_ifp: Ifnet, frame: bytes, rx: RxInfo) -> None:
+        got.append(frame)
+        infos.append(rx)
+
+    ifp.input_hook = hook
     ifp.input(FRAME)
-    assert got == [FRAME] and len(ifp.rcv) == 0
+    flagged = RxInfo(RxFlags.CSUM_NOT_READY | RxFlags.VLAN, 42)
+    ifp.input(FRAME, flagged)
+    assert got == [FRAME, FRAME] and len(ifp.rcv) == 0
+    assert infos == [NO_RXINFO, flagged]
 
 
 def test_taps_see_every_frame_in_and_out() -> None:

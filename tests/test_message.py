@@ -1,3 +1,5 @@
+import struct
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -38,13 +40,35 @@ def test_ack_round_trip(seq: int) -> None:
     assert is_ack(Ack(seq).emit())
 
 
-@given(st.binary(max_size=64))
-def test_parsers_raise_only_wire_error(data: bytes) -> None:
-    for parse in (Message.parse, MessageHeader.parse, Ack.parse):
-        try:
-            parse(data)
-        except WireError:
-            pass
+HEADER = struct.Struct("!IIQII")  # PROTOCOL.md: type, seqno, offset, length, aux2
+headed = st.builds(
+    lambda fields, data, skew: HEADER.pack(*fields[:3], max(0, len(data) + skew), fields[3]) + data,
+    st.tuples(u32, u32, u64, u32),
+    st.binary(max_size=40),
+    st.sampled_from([0, 0, 0, -1, 1, 7]),  # mostly a length that matches
+)
+
+
+@given(st.binary(max_size=64) | headed)
+def test_parsers_agree_with_struct(data: bytes) -> None:
+    """Only WireError for bad input, and valid input gives what struct reads from it."""
+    if len(data) >= 24:
+        fields = HEADER.unpack_from(data)
+        assert MessageHeader.parse(data) == MessageHeader(*fields)
+        if fields[3] == len(data) - 24:
+            assert Message.parse(data) == Message(MessageHeader(*fields), data[24:])
+        else:
+            with pytest.raises(WireError):
+                Message.parse(data)
+    else:
+        for parse in (Message.parse, MessageHeader.parse):
+            with pytest.raises(WireError):
+                parse(data)
+    if len(data) == 4:
+        assert Ack.parse(data) == Ack(int.from_bytes(data, "big"))
+    else:
+        with pytest.raises(WireError):
+            Ack.parse(data)
 
 
 def test_length_mismatch_rejected() -> None:

@@ -14,7 +14,7 @@ import pytest
 from debugnet.cli import main
 from debugnet.wire.ekcd import EncryptionAlgorithm, KeyRecord
 from tests.opensslutil import decrypt_data, needs_openssl, rsa_decrypt, rsa_keypair
-from tests.serverutil import Running, start_server
+from tests.serverutil import Running, record_when, signed, start_server
 
 pytestmark = needs_openssl
 SIZE = 300_001  # not a whole number of AES blocks
@@ -104,6 +104,7 @@ def test_compressed_then_encrypted(
     assert _send(srv, public, src, "--compress", "gzip") == 0
     host = srv.ip
     assert _files(srv) == [f"key.{host}.0", f"vmcore_encrypted.{host}.0.gz"]
+    record_when(srv.dumpdir, f"{host}.0", signed)
     d = ["dumps", "--dir", str(srv.dumpdir)]
     assert main([*d, "decrypt", f"{host}.0", "--key", str(private)]) == 0
     assert gzip.decompress((srv.dumpdir / f"vmcore.{host}.0.gz").read_bytes()) == data

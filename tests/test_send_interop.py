@@ -17,19 +17,14 @@ import pytest
 from debugnet.netdump import source as source_mod
 from debugnet.netdump.send import send_dump
 from debugnet.transport.config import Mode
+from tests.floorutil import build_floor
 from tests.netutil import free_loopback
-
-FLOOR = Path(__file__).resolve().parent.parent.parent / "shared" / "floor" / "floor_server.c"
 
 
 @pytest.fixture(scope="module")
 def floor_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    gcc = shutil.which("gcc")
-    if gcc is None or not FLOOR.exists():
-        pytest.skip("gcc or ../shared/floor/floor_server.c not available")
     base = tmp_path_factory.mktemp("floor")
-    binary = base / "floor_server"
-    subprocess.run([gcc, "-O2", "-o", str(binary), str(FLOOR)], check=True)
+    binary = build_floor("floor_server", base)
     ip = free_loopback()
     dumps = base / "dumps"
     dumps.mkdir()

@@ -13,13 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from debugnet.catalogue import DumpRecord, DumpState, open_catalogue
+from debugnet.catalogue import DumpState
 from debugnet.netdump.send import send_dump
 from debugnet.triage.info import parse_info
 from tests.dumpclient import DATA, KDH, ClientTimeout, DumpClient
 from tests.dumpdirs import trap_minidump
 from tests.netutil import free_loopback
-from tests.serverutil import Running, handler_calls, kdh, start_server, wait_for
+from tests.serverutil import (
+    Running,
+    handler_calls,
+    kdh,
+    record_when,
+    signed,
+    start_server,
+    wait_for,
+)
 
 PORT = 20123
 """A herald port of our own: another server on the box may hold 0.0.0.0:20023."""
@@ -47,28 +55,6 @@ def status_handler(tmp_path: Path, status: int) -> tuple[Path, Path]:
     script.write_text(f'#!/bin/sh\necho "$@" > {out}/call.$$\nexit {status}\n')
     script.chmod(0o755)
     return script, out
-
-
-def record_when(dumpdir: Path, dump_id: str, done: Callable[[DumpRecord], bool]) -> DumpRecord:
-    found: list[DumpRecord] = []
-
-    def ready() -> bool:
-        cat = open_catalogue(dumpdir)
-        try:
-            r = cat.get(dump_id)
-        finally:
-            cat.close()
-        if r is not None and done(r):
-            found.append(r)
-            return True
-        return False
-
-    wait_for(ready)
-    return found[0]
-
-
-def signed(r: DumpRecord) -> bool:
-    return r.signature is not None and r.state is not DumpState.RECEIVING
 
 
 def test_complete_dump_is_catalogued(serve: Callable[..., Running], tmp_path: Path) -> None:
@@ -146,6 +132,7 @@ def test_layout_savecore(serve: Callable[..., Running], tmp_path: Path) -> None:
     srv = serve(layout="savecore")
     ip = free_loopback((20024,))
     send_dump(srv.ip, trap_minidump(), client=ip, server_port=PORT)
+    wait_for(lambda: srv.server.active_sessions() == 0)  # the first session's linger is over
     send_dump(srv.ip, trap_minidump(), client=ip, server_port=PORT, key=b"\x01" * 512)
     d = srv.dumpdir / ip
     names = sorted(p.name for p in d.iterdir())
@@ -277,3 +264,33 @@ def test_write_error_is_failed(
     r = record_when(srv.dumpdir, f"{ip}.0", signed)
     assert (r.state, r.handler) == (DumpState.FAILED, "error")
     assert r.reason == "write error @ offset 00020000: No space left on device"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_disk_full_then_freed(tmp_path: Path) -> None:
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], check=True)
+    try:
+        srv = start_server(mnt, port=PORT, write_buffer=128 * 1024)
+        try:
+            ip = free_loopback((20024,))
+            with DumpClient(ip, srv.ip, server_port=PORT, retries=5) as c:
+                c.herald()
+                c.send(KDH, kdh(4 << 20))
+                with pytest.raises(ClientTimeout):  # the disk fills; the session fails
+                    for off in range(0, 4 << 20, 65536):
+                        c.send(DATA, b"\xab" * 65536, off)
+            info = mnt / f"info.{ip}.0"
+            wait_for(lambda: "Dump unsuccessful" in info.read_text())
+            os.unlink(mnt / f"vmcore.{ip}.0")  # the operator frees the disk
+            ip2 = free_loopback((20024,), avoid={ip})
+            send_dump(srv.ip, b"ok" * 100, client=ip2, server_port=PORT)
+            r = record_when(mnt, f"{ip}.0", signed)  # the failed write was retried
+            assert r.state is DumpState.FAILED and r.reason is not None
+            assert r.reason.endswith("No space left on device")
+            assert record_when(mnt, f"{ip2}.0", signed).state is DumpState.COMPLETE
+        finally:
+            srv.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)

@@ -87,9 +87,10 @@ def test_retransmitted_herald_is_reacked_from_the_session_port(run_server) -> No
         c.seqno = 1
         again = c.herald()  # the same herald again: our first ack "was lost"
         assert again == first
+        heralds = 2 + c.retransmits  # a loaded server may be slower than the client's RTO
         c.dump(b"x" * 3000, kdh(3000))
     assert srv.server.counters["sessions"] == 1
-    assert srv.server.counters["herald retransmissions"] == 1
+    assert srv.server.counters["herald retransmissions"] == heralds - 1
     assert not (srv.dumpdir / f"info.{ip}.1").exists()
 
 
@@ -245,10 +246,13 @@ def test_bad_kdh_too_small_is_recorded(run_server) -> None:
     ip = free_loopback((20024,))
     with DumpClient(ip, srv.ip) as c:
         c.herald()
+        before = c.retransmits
         c.send(KDH, b"short")  # acked before its size is checked, as netdumpd
+        sent = 1 + c.retransmits - before  # a loaded server may be slower than the client's RTO
         c.dump(b"d" * 100)
     info = (srv.dumpdir / f"info.{ip}.0").read_text()
-    assert info == f"Dump from {ip} [{ip}]\nBad KDH: packet too small\nDump complete\n"
+    bad = "Bad KDH: packet too small\n" * sent  # each copy that arrives is recorded
+    assert info == f"Dump from {ip} [{ip}]\n{bad}Dump complete\n"
 
 
 def test_per_host_limit_refuses_herald(run_server) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import struct
 
 import pytest
 from hypothesis import given
@@ -164,11 +165,29 @@ def test_rangeset_matches_a_bitmap(pieces: list[tuple[int, int]]) -> None:
     assert all(a[1] < b[0] for a, b in itertools.pairwise(spans))
 
 
-@given(st.binary(max_size=200))
+HEADER = struct.Struct("!IIQII")  # PROTOCOL.md: type, seqno, offset, length, aux2
+headed = st.builds(
+    lambda t, seq, off, data, skew: HEADER.pack(t, seq, off, max(0, len(data) + skew), 0) + data,
+    st.integers(0, 7),
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 2**40),
+    st.binary(max_size=60),
+    st.sampled_from([0, 0, 0, -1, 1]),  # mostly a length that matches
+)
+
+
+@given(st.binary(max_size=200) | headed)
 def test_session_never_raises_on_garbage(data: bytes) -> None:
+    """Garbage is dropped unacked; a well-formed DATA, KDH or key is acked with its seqno."""
     s = ServerSession(Herald(1), 0.0)
+    assert acks(s) == [1]
     feed(s, data, 1.0)
-    s.datagrams_to_send(0.0)
+    valid = len(data) >= 24 and HEADER.unpack_from(data)[3] == len(data) - 24
+    mtype, seqno = HEADER.unpack_from(data)[:2] if len(data) >= 24 else (0, 0)
+    if valid and mtype in (MsgType.DATA, MsgType.KDH, MsgType.EKCD_KEY):
+        assert acks(s) == [seqno]
+    else:
+        assert acks(s) == []  # FINISHED waits for the shell's fsync; the rest is dropped
 
 
 def _apply(events: list, image: bytearray) -> list[type]:

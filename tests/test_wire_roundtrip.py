@@ -1,8 +1,10 @@
 """Round trips, arbitrary input and truncation for every wire format (hypothesis)."""
 
+import re
 from collections.abc import Callable
 from ipaddress import IPv4Address
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -156,7 +158,7 @@ def test_ack_frame_round_trip(template: FrameTemplate, seqno: int) -> None:
     assert parse_frame(frame).body == Ack(seqno)
 
 
-# Arbitrary bytes never raise anything but WireError.
+# Arbitrary bytes never raise anything but WireError, and valid bytes give their value.
 
 PARSERS: list[Callable[[bytes], object]] = [
     EthernetFrame.parse,
@@ -169,6 +171,16 @@ PARSERS: list[Callable[[bytes], object]] = [
     lambda d: parse_frame(d, verify=False),
     lambda d: parse_frame(d, has_fcs=True, check_fcs=True),
 ]
+FRAME_PARSERS: list[Callable[[bytes], DebugnetFrame]] = [
+    parse_frame,
+    lambda d: parse_frame(d, verify=False),
+]
+
+
+def expected_frame(template: FrameTemplate, message: Message) -> DebugnetFrame:
+    """What a frame built from ``template`` carrying ``message`` must parse to."""
+    t = template
+    return DebugnetFrame(t.dst_mac, t.src_mac, t.src_ip, t.dst_ip, t.sport, t.dport, message)
 
 
 @given(st.binary(max_size=200))
@@ -181,19 +193,68 @@ def test_arbitrary_bytes(data: bytes) -> None:
 def test_corrupted_frames(
     template: FrameTemplate, data: bytes, flips: list[tuple[int, int]]
 ) -> None:
-    """Start from a valid frame so corruption reaches the deeper layers."""
-    frame = bytearray(template.message(3, 1, data))
+    """Start from a valid frame so corruption reaches the deeper layers.
+
+    Whatever the corruption, only WireError comes out; and where the outcome
+    is known it is checked: an untouched frame gives its message, changed MAC
+    addresses change nothing else, and one changed byte in the IPv4 header is
+    always caught by its checksum (a one-byte change moves a 16-bit word by
+    1..255 times 1 or 256, never by a multiple of 0xFFFF).
+    """
+    original = template.message(3, 1, data)
+    frame = bytearray(original)
     for index, value in flips:
         frame[index % len(frame)] = value
     for parse in PARSERS:
         parses_or_wire_error(parse, bytes(frame))
         parses_or_wire_error(parse, bytes(frame[14:]))
         parses_or_wire_error(parse, bytes(frame[34:]))
+    changed = [i for i in range(len(frame)) if frame[i] != original[i]]
+    want = expected_frame(template, Message.build(3, 1, data))
+    if all(i < 12 for i in changed):
+        w = want
+        moved = DebugnetFrame(
+            bytes(frame[:6]), bytes(frame[6:12]), w.src_ip, w.dst_ip, w.sport, w.dport, w.body
+        )
+        for parse in FRAME_PARSERS:
+            assert parse(bytes(frame)) == moved
+    elif len(changed) == 1 and 14 <= changed[0] < 34:
+        with pytest.raises(WireError):
+            parse_frame(bytes(frame))
 
 
-@given(st.text(max_size=30))
+@given(templates, u32, u32, u64, u32, payloads, st.booleans())
+def test_valid_frames_parse_to_their_value(
+    template: FrameTemplate, kind: int, seqno: int, offset: int, aux2: int, data: bytes, ack: bool
+) -> None:
+    """The other half of the fuzzers above: valid bytes are never refused."""
+    if ack:
+        frame, body = template.ack(seqno), Ack(seqno)
+    else:
+        frame = template.message(kind, seqno, data, offset, aux2)
+        body = Message.build(kind, seqno, data, offset, aux2)
+    for parse in FRAME_PARSERS:
+        assert parse(frame) == expected_frame(template, body)
+    ip = Ipv4Packet.parse(EthernetFrame.parse(frame).payload)
+    assert (ip.src, ip.dst) == (template.src_ip, template.dst_ip)
+    udp = UdpDatagram.parse(ip.payload, ip.src, ip.dst)
+    assert (udp.sport, udp.dport) == (template.sport, template.dport)
+
+
+MAC_TEXT = re.compile(r"[0-9A-Fa-f]{1,2}([:-][0-9A-Fa-f]{1,2}){5}")
+mac_texts = st.text(max_size=30) | st.lists(  # valid ones and near misses (3-digit octets)
+    st.from_regex(r"[0-9A-Fa-f]{1,3}", fullmatch=True), min_size=6, max_size=6
+).flatmap(lambda parts: st.sampled_from([":", "-"]).map(lambda sep: sep.join(parts)))
+
+
+@given(mac_texts)
 def test_arbitrary_mac_text(text: str) -> None:
-    parses_or_wire_error(mac_from_str, text)  # type: ignore[arg-type]
+    """Six 1-2 digit hex octets split by ':' or '-' give their bytes; anything else is refused."""
+    if MAC_TEXT.fullmatch(text):
+        assert mac_from_str(text) == bytes(int(p, 16) for p in re.split("[:-]", text))
+    else:
+        with pytest.raises(WireError):
+            mac_from_str(text)
 
 
 # Truncation at every length

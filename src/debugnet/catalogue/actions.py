@@ -43,6 +43,14 @@ def _find(dumpdir: Path, record: DumpRecord, stems: tuple[str, ...]) -> Path | N
     return None
 
 
+def _compression_of(name: str) -> str | None:
+    """What a core's name says of its compression (netdumpd and our server add a suffix)."""
+    for compression, suffix in _SUFFIX.items():
+        if name.endswith(suffix):
+            return compression
+    return None
+
+
 def plain_name(record: DumpRecord, compression: str | None = None) -> str:
     """``vmcore.<host>.<N>`` (savecore: ``vmcore.<N>``), with the compression's suffix if any."""
     tag = f"{record.host}.{record.index}" if record.layout == Layout.NETDUMPD else record.index
@@ -85,7 +93,7 @@ def decrypt(
     if key_path is None or core is None:
         raise NoEntry(f"{record.id}: not an encrypted dump (no key file or encrypted vmcore)")
     key = unlock(key_path.read_bytes(), private_pem)
-    compression = record.compression if record.compression in _SUFFIX else None
+    compression = _compression_of(core.name) or record.compression
     target = out or core.with_name(plain_name(record, compression))
     decryptor = StreamDecryptor(key)
     with open(core, "rb") as src, _output(target, force) as dst:
@@ -106,10 +114,9 @@ def extract(dumpdir: Path, record: DumpRecord, out: Path | None, force: bool) ->
         if _find(dumpdir, record, ("vmcore_encrypted.",)) is not None:
             raise DecryptError(f"{record.id} is encrypted: run 'debugnet dumps decrypt' first")
         raise NoEntry(f"{record.id}: no compressed vmcore to extract")
-    compression = "gzip" if core.name.endswith(".gz") else "zstd"
     target = out or core.with_name(plain_name(record))
     with open(core, "rb") as src, _output(target, force) as dst:
-        decompress_stream(src, dst, compression)
+        decompress_stream(src, dst, _compression_of(core.name) or "none")
     return target
 
 
@@ -118,8 +125,7 @@ def msgbuf(dumpdir: Path, record: DumpRecord) -> str:
     for rel in present_files(dumpdir, record):
         name = Path(rel).name
         if name.startswith("vmcore."):
-            compression = {".gz": "gzip", ".zst": "zstd"}.get(Path(name).suffix, "none")
-            text = message_buffer_of(dumpdir / rel, compression)
+            text = message_buffer_of(dumpdir / rel, _compression_of(name) or "none")
             if text is not None:
                 return text
     if _find(dumpdir, record, ("vmcore_encrypted.",)) is not None:

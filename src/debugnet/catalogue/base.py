@@ -12,6 +12,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
 from debugnet.catalogue.record import DumpRecord, Group, ListQuery
+from debugnet.errors import DebugnetError
+
+
+class CatalogueUnavailable(DebugnetError):
+    """The database refused a write for now (a full disk, a lock): worth retrying later."""
 
 
 class Catalogue(ABC):

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from debugnet.catalogue import sql
+from debugnet.catalogue.base import CatalogueUnavailable
 from debugnet.catalogue.record import DumpRecord, Group, ListQuery
 from debugnet.catalogue.sqlbase import CatalogueError, Dialect, SqlCatalogue
 from debugnet.errors import InvalidArgument
@@ -131,8 +132,9 @@ class PostgresCatalogue(SqlCatalogue):
                 result = op()
                 self._db.commit()  # end a read's transaction: no session stays idle in one
                 return result
-            except self._pg.Error as exc:
-                if not self._lost(exc):
+            except (self._pg.Error, CatalogueUnavailable) as exc:
+                cause = exc.__cause__ if isinstance(exc, CatalogueUnavailable) else exc
+                if not isinstance(cause, Exception) or not self._lost(cause):
                     self._rollback()
                     raise
                 if time.monotonic() + delay > deadline:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from debugnet.catalogue import sql
-from debugnet.catalogue.base import Catalogue
+from debugnet.catalogue.base import Catalogue, CatalogueUnavailable
 from debugnet.catalogue.record import DumpRecord, Group, ListQuery
 from debugnet.errors import DebugnetError, InvalidArgument
 from debugnet.triage.info import DumpState
@@ -37,12 +37,22 @@ class Dialect:
     """The driver's base exception (its DB-API ``Error``)."""
 
 
+def _text(value: str) -> str:
+    """Valid UTF-8 for the database: bytes a client sent that are not (kept by
+    surrogateescape in KDH strings) become U+FFFD."""
+    if value.isascii():
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _to_row(record: DumpRecord) -> tuple[Any, ...]:
-    values: list[Any] = [record.id]
+    values: list[Any] = [_text(record.id)]
     for name in _FIELDS:
         value = getattr(record, name)
-        if name == "files":
-            value = json.dumps(value)
+        if isinstance(value, str):
+            value = _text(value)
+        elif name == "files":
+            value = json.dumps([_text(f) for f in value])
         elif name == "state":
             value = value.value
         elif name in _BOOLS and value is not None:
@@ -98,14 +108,17 @@ class SqlCatalogue(Catalogue):
 
     def _exec(self, text: str, params: Sequence[Any] = ()) -> Any:
         cur = self._db.cursor()
-        cur.execute(self._q(text), params)
+        try:
+            cur.execute(self._q(text), params)
+        except self._dialect.error as exc:
+            self._db.rollback()
+            raise CatalogueUnavailable(f"catalogue: {exc}") from exc
         return cur
 
     def _version(self) -> int:
         try:
             row = self._exec(sql.GET_VERSION).fetchone()
-        except self._dialect.error:  # no meta table yet: a new database
-            self._db.rollback()
+        except CatalogueUnavailable:  # no meta table yet: a new database
             return 0
         return int(row[0]) if row else 0
 
@@ -120,16 +133,21 @@ class SqlCatalogue(Catalogue):
                 self._exec(statement)
             self._exec(sql.SET_VERSION, (str(target + 1),))
             self._db.commit()
-            log.info("catalogue schema migrated to version %d", target + 1)
+            log.debug("catalogue schema migrated to version %d", target + 1)
 
     def commit(self) -> None:
-        self._db.commit()
+        """Commit; on failure (a full disk) roll back, so the next write starts clean."""
+        try:
+            self._db.commit()
+        except self._dialect.error as exc:
+            self._db.rollback()
+            raise CatalogueUnavailable(f"catalogue: {exc}") from exc
 
     # -- the interface ---------------------------------------------------------
 
     def put(self, record: DumpRecord) -> None:
         self._exec(sql.UPSERT, _to_row(record))
-        self._db.commit()
+        self.commit()
 
     def claim(self, record: DumpRecord) -> bool:
         taken = self._exec(sql.CLAIM, _to_row(record)).rowcount == 1
@@ -214,7 +232,7 @@ class SqlCatalogue(Catalogue):
         removed = 0
         for dump_id in dump_ids:
             removed += self._exec(sql.DELETE_ONE, (dump_id,)).rowcount
-        self._db.commit()
+        self.commit()
         return removed
 
     def merge(self, a: str, b: str) -> str:
@@ -226,7 +244,7 @@ class SqlCatalogue(Catalogue):
             self._exec(sql.REPOINT, (target, old))
             self._exec(sql.ADD_MERGE, (old, target))
             self._exec(sql.ADD_MERGE, (b, target))
-        self._db.commit()
+        self.commit()
         return str(target)
 
     def receiving(self, collector: str) -> list[DumpRecord]:
@@ -239,7 +257,7 @@ class SqlCatalogue(Catalogue):
         cur = self._db.cursor()
         rows = [_to_row(r) for r in records]
         cur.executemany(self._q(sql.UPSERT), rows)
-        self._db.commit()
+        self.commit()
         return len(rows)
 
     def count(self) -> int:

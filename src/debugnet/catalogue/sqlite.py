@@ -7,6 +7,7 @@ catalogue, are the source of truth (``reindex`` rebuilds it).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -24,10 +25,13 @@ class SqliteCatalogue(SqlCatalogue):
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
+            # Private like every file of the dump directory; SQLite gives its -wal
+            # and -shm files the database file's mode.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
             db = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise CatalogueError(f"cannot open the catalogue {path}: {exc}") from None
         try:
             super().__init__(db, SQLITE)

@@ -19,7 +19,14 @@ from debugnet.catalogue.base import Catalogue
 from debugnet.catalogue.files import bytes_on_disk, signature_of
 from debugnet.catalogue.record import DumpRecord
 from debugnet.catalogue.writer import CatalogueWriter
-from debugnet.triage.info import INTERRUPTED_LINE, DumpState, InfoFile, Reason
+from debugnet.triage.info import (
+    INTERRUPTED_LINE,
+    DumpState,
+    InfoFile,
+    Outcome,
+    Reason,
+    parse_info,
+)
 from debugnet.wire.kdh import KernelDumpHeader
 
 log = logging.getLogger(__name__)
@@ -137,15 +144,24 @@ def recover_interrupted(
 ) -> list[DumpRecord]:
     """Dumps this collector was receiving when it died: marked, their info files told.
 
-    Each gets ``Dump incomplete: server stopped while receiving`` appended to
-    its info file (by ``mark``, for a store that is not a directory) and the
-    state ``incomplete: interrupted``; the caller runs the handler with
-    ``error`` for each record returned.
+    A record whose info file already has an end line (the dump ended but the
+    catalogue could not be told: a full disk) takes its state from the file,
+    which is the source of truth; its handler has run. Each other one gets
+    ``Dump incomplete: server stopped while receiving`` appended to its info
+    file (by ``mark``, for a store that is not a directory) and the state
+    ``incomplete: interrupted``; the caller runs the handler with ``error``
+    for each record returned.
     """
     marked = []
     for record in catalogue.receiving(collector):
         names = [f for f in record.files if Path(f).name.startswith("info.")]
         info = dumpdir / names[0] if names else None
+        ended = _ended_in_file(info) if info is not None else None
+        if ended is not None:
+            record.state, record.reason = ended.state, ended.reason
+            record.ended = now
+            catalogue.put(record)
+            continue
         if info is not None:
             try:
                 (mark or _append_interrupted)(info)
@@ -157,3 +173,11 @@ def recover_interrupted(
         log.warning("dump %s was interrupted (server stopped while receiving)", record.id)
         marked.append(record)
     return marked
+
+
+def _ended_in_file(info: Path) -> Outcome | None:
+    try:
+        parsed = parse_info(info.read_bytes())
+    except OSError:
+        return None
+    return parsed.outcome if parsed.end_line is not None else None

@@ -14,12 +14,15 @@ import queue
 import threading
 from collections.abc import Callable
 
-from debugnet.catalogue.base import Catalogue
+from debugnet.catalogue.base import Catalogue, CatalogueUnavailable
 
 log = logging.getLogger(__name__)
 
 Op = Callable[[Catalogue], None]
 _BATCH = 256
+_RETRY_EVERY = 5.0
+"""Seconds between retries of writes that failed (a full disk may be freed)."""
+_RETRY_MAX = 10_000
 
 
 class CatalogueWriter:
@@ -29,8 +32,9 @@ class CatalogueWriter:
         self.catalogue = catalogue
         self._queue: queue.SimpleQueue[Op | threading.Event | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="catalogue", daemon=True)
-        self._thread.start()
         self.failures = 0
+        self._retry: list[Op] = []
+        self._thread.start()
 
     def submit(self, op: Op) -> None:
         """Queue ``op(catalogue)``; returns at once."""
@@ -49,7 +53,13 @@ class CatalogueWriter:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=_RETRY_EVERY if self._retry else None)
+            except queue.Empty:
+                self._retry_failed()
+                continue
+            if self._retry:
+                self._retry_failed()
             batch = [item]
             while len(batch) < _BATCH:
                 try:
@@ -62,8 +72,29 @@ class CatalogueWriter:
                 if isinstance(entry, threading.Event):
                     entry.set()
                     continue
-                try:
-                    entry(self.catalogue)
-                except Exception:  # a bad write must not stop the catalogue for every dump
-                    self.failures += 1
-                    log.exception("catalogue write failed")
+                self._apply(entry)
+
+    def _apply(self, op: Op) -> None:
+        try:
+            op(self.catalogue)
+        except CatalogueUnavailable as exc:  # a full disk: keep the write for later
+            self.failures += 1
+            log.error("%s; retried every %.0f s", exc, _RETRY_EVERY)
+            if len(self._retry) < _RETRY_MAX:
+                self._retry.append(op)
+        except Exception:  # a bad write must not stop the catalogue for every dump
+            self.failures += 1
+            log.exception("catalogue write failed")
+
+    def _retry_failed(self) -> None:
+        """Run failed writes again, in order, until one fails again (the disk still full)."""
+        pending, self._retry = self._retry, []
+        for i, op in enumerate(pending):
+            try:
+                op(self.catalogue)
+            except CatalogueUnavailable as exc:
+                log.debug("catalogue write still failing: %s", exc)
+                self._retry = pending[i:] + self._retry
+                return
+            except Exception:
+                log.exception("catalogue write failed")

@@ -17,25 +17,46 @@ from debugnet.errors import DebugnetError
 SUBCOMMANDS: dict[str, str] = {
     "serve": "receive kernel dumps (a netdumpd-compatible server)",
     "send": "send a file or memory image to a dump server",
+    "netdump": "send over the raw path, with ddb's -s/-g/-c/-i",
     "ifconfig": "show the interface table as the debugnet stack sees it",
+    "netgdb-proxy": "bridge a panicked kernel's netgdb to gdb's target remote",
+    "netgdb-target": "play a panicked kernel's netgdb over a memory image (practice, tests)",
     "dumps": "list, triage, decrypt and extract the dumps the server collected",
 }
 
 
+def _module(name: str) -> str:
+    return f"debugnet.cli.{name.replace('-', '_')}"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="debugnet", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="debugnet",
+        description=(
+            "Network crash dumps and remote debugging: a netdumpd-compatible server,"
+            " a sending client, and a netgdb proxy."
+        ),
+        epilog="`debugnet COMMAND -h` describes each command's options.",
+        # room for the longest command name, so each command stays on one line
+        formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=24, width=100),
+    )
     parser.add_argument("--version", action="version", version=f"debugnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, help_text in SUBCOMMANDS.items():
-        module = importlib.import_module(f"debugnet.cli.{name}")
+        module = importlib.import_module(_module(name))
         module.configure(sub.add_parser(name, help=help_text, description=help_text))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):
+        # A usage error as argparse treats a missing argument (exit 2), but with
+        # the list of commands rather than only "the following arguments are required".
+        parser.print_help(sys.stderr)
+        return 2
     args = parser.parse_args(argv)
-    module = importlib.import_module(f"debugnet.cli.{args.command}")
+    module = importlib.import_module(_module(args.command))
     try:
         code: int = module.run(args)
     except DebugnetError as exc:

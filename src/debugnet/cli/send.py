@@ -1,4 +1,9 @@
-"""`debugnet send`: a file, block device or standard input to a dump server."""
+"""`debugnet send`: a file, block device or standard input to a dump server.
+
+Over a UDP socket by default; with ``--raw`` over the client's own
+Ethernet/ARP/IPv4/UDP on a packet socket, for a host whose network stack is
+not configured (needs CAP_NET_RAW).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,15 @@ import argparse
 import math
 import socket
 import sys
-import time
+from ipaddress import IPv4Address
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
+from debugnet.cli.progressbar import Progress
 from debugnet.errors import ConnectionReset, InvalidArgument, NoEntry, TimedOut
 
 if TYPE_CHECKING:
+    from debugnet.inet.infer import RawTarget
     from debugnet.netdump.encrypt import DumpEncryption
 
 
@@ -21,6 +28,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-c", "--client", help="local address to send from (default: the route's source)"
     )
+    parser.add_argument(
+        "--raw",
+        action="store_true",
+        help="speak Ethernet/ARP/IPv4/UDP ourselves on a packet socket (needs CAP_NET_RAW)",
+    )
+    parser.add_argument("-i", "--interface", help="--raw: interface (default: the route's)")
+    parser.add_argument("-g", "--gateway", help="--raw: next hop when the server is off-link")
+    add_common(parser)
+    parser.set_defaults(command="send")
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """The options shared by `send` and `netdump`."""
     parser.add_argument("-p", "--path", help="directory on the server, relative to its dump dir")
     parser.add_argument("--panic", default="debugnet send", help="panic string for the header")
     parser.add_argument("--compress", choices=["gzip", "zstd"], help="compress the dump")
@@ -44,7 +64,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="give up after this many seconds without an ack (default: the kernel's 12 s)",
     )
     parser.add_argument("file", metavar="FILE|-", help="what to send; - for standard input")
-    parser.set_defaults(command="send")
 
 
 def route_source(server: str) -> str:
@@ -60,70 +79,69 @@ def route_source(server: str) -> str:
         probe.close()
 
 
-class Progress:
-    """A one-line bar redrawn in place on a terminal."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.start = time.monotonic()
-        self.width = 0
-
-    def __call__(self, p: object) -> None:
-        from debugnet.netdump.client import DumpProgress
-
-        assert isinstance(p, DumpProgress)
-        elapsed = max(time.monotonic() - self.start, 1e-6)
-        rate = p.bytes_acked / elapsed
-        parts = [f"{p.bytes_acked / 1e6:9.1f} MB"]
-        if p.size:
-            frac = min(p.bytes_read / p.size, 1.0)
-            bar = "#" * int(frac * 20)
-            parts.append(f"of {p.size / 1e6:.1f} [{bar:<20}] {frac:4.0%}")
-        parts.append(f"{rate / 1e6:6.1f} MB/s  retrans {p.retransmissions}")
-        if p.size and rate > 0:
-            left = max(p.size - p.bytes_read, 0) / rate
-            parts.append(f"ETA {int(left) // 60}:{int(left) % 60:02d}")
-        line = "  ".join(parts)
-        pad = max(self.width - len(line), 0)
-        self.width = len(line)
-        self.out.write("\r" + line + " " * pad)
-        self.out.flush()
-
-    def end(self) -> None:
-        if self.width:
-            self.out.write("\n")
-            self.out.flush()
-
-
-def encryption_for(args: argparse.Namespace) -> DumpEncryption | None:
-    """The key and cipher for --encrypt; cryptography is imported only then."""
-    if args.encrypt is None:
-        if args.cipher is not None:
-            raise InvalidArgument("--cipher needs --encrypt PUBKEY.pem")
+def ipv4_arg(text: str | None, what: str) -> IPv4Address | None:
+    if text is None:
         return None
-    from debugnet.netdump.encrypt import CIPHERS, make_encryption
+    try:
+        return IPv4Address(socket.gethostbyname(text))
+    except (OSError, ValueError, UnicodeError):
+        raise InvalidArgument(f"{what} {text!r} is not an IPv4 address or known host") from None
 
-    try:
-        pem = args.encrypt.read_bytes()
-    except OSError as exc:
-        raise NoEntry(f"{args.encrypt}: {exc.strerror}") from None
-    algorithm = CIPHERS[args.cipher or "chacha20"]
-    try:
-        return make_encryption(pem, algorithm, compressed=args.compress is not None)
-    except InvalidArgument as exc:
-        raise InvalidArgument(f"--encrypt {args.encrypt}: {exc}") from None
+
+def raw_target(args: argparse.Namespace) -> RawTarget:
+    """What ``--raw`` sends to: the options, the rest inferred from the host's routes."""
+    from debugnet.inet.rawpath import infer_from_host
+    from debugnet.transport.options import DdbConfig
+
+    server = ipv4_arg(args.server, "server")
+    assert server is not None
+    ddb = DdbConfig(
+        server, ipv4_arg(args.client, "client"), ipv4_arg(args.gateway, "gateway"), args.interface
+    )
+    return infer_from_host(ddb)
 
 
 def run(args: argparse.Namespace) -> int:
-    from debugnet.netdump.send import send_dump
-    from debugnet.netdump.source import open_source
+    if not args.raw and (args.interface is not None or args.gateway is not None):
+        raise InvalidArgument("-i and -g choose the raw path's interface and gateway: add --raw")
+    check_common(args)
+    if args.raw:
+        return deliver(args, raw_target(args))
+    return deliver(args, None)
 
+
+def check_common(args: argparse.Namespace) -> None:
     if not 0 < args.port < 65536:
         raise InvalidArgument(f"port {args.port} out of range")
     if args.window < 1:
         raise InvalidArgument("--window must be at least 1")
     if args.timeout is not None and not (args.timeout > 0 and math.isfinite(args.timeout)):
         raise InvalidArgument(f"--timeout {args.timeout}: must be a positive number of seconds")
+
+
+def encryption_for(args: argparse.Namespace) -> DumpEncryption | None:
+    """The key and cipher for --encrypt; cryptography is imported only then."""
+    public, cipher = getattr(args, "encrypt", None), getattr(args, "cipher", None)
+    if public is None:
+        if cipher is not None:
+            raise InvalidArgument("--cipher needs --encrypt PUBKEY.pem")
+        return None
+    from debugnet.netdump.encrypt import CIPHERS, make_encryption
+
+    try:
+        pem = public.read_bytes()
+    except OSError as exc:
+        raise NoEntry(f"{public}: {exc.strerror}") from None
+    try:
+        return make_encryption(pem, CIPHERS[cipher or "chacha20"], compressed=bool(args.compress))
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"--encrypt {public}: {exc}") from None
+
+
+def deliver(args: argparse.Namespace, raw: RawTarget | None) -> int:
+    """Send the dump over the UDP socket, or over the raw path to ``raw``."""
+    from debugnet.netdump.send import send_dump
+    from debugnet.netdump.source import open_source
     from debugnet.transport.config import Mode, TransportConfig
 
     mode = Mode(args.mode)
@@ -133,12 +151,13 @@ def run(args: argparse.Namespace) -> int:
         per_round = args.timeout / (config.nretries + 2) / config.poll_interval
         config = TransportConfig(mode=mode, npolls=max(int(per_round) - 1, 1))
     encryption = encryption_for(args)
-    client = args.client or route_source(args.server)
-    bar = Progress(sys.stderr) if sys.stderr.isatty() else None
+    server = str(raw.server) if raw is not None else args.server
+    client = "" if raw is not None else (args.client or route_source(args.server))
+    bar = Progress(sys.stderr, compressing=bool(args.compress)) if sys.stderr.isatty() else None
     with open_source(args.file) as src:
         try:
             result = send_dump(
-                args.server,
+                server,
                 src.stream,
                 client=client,
                 path=args.path,
@@ -148,20 +167,25 @@ def run(args: argparse.Namespace) -> int:
                 config=config,
                 server_port=args.port,
                 progress=bar,
+                raw=raw,
             )
         except TimedOut as exc:
-            raise TimedOut(f"no answer from {args.server} port {args.port}: {exc}") from None
+            raise TimedOut(f"no answer from {server} port {args.port}: {exc}") from None
         except ConnectionReset as exc:
-            raise ConnectionReset(f"{args.server} closed the connection: {exc}") from None
+            raise ConnectionReset(f"{server} closed the connection: {exc}") from None
         finally:
             if bar is not None:
                 bar.end()
     comp = f", {args.compress} {result.bytes_read} -> {result.bytes_sent}" if args.compress else ""
     if encryption is not None:
         comp += f", encrypted ({args.cipher or 'chacha20'})"
+    via = ""
+    if raw is not None:
+        hop = f" via {raw.gateway}" if raw.gateway is not None else ""
+        via = f" raw on {raw.interface} from {raw.client}{hop},"
     print(
         f"sent {src.name} ({result.bytes_sent} bytes{comp}) to {args.server} "
-        f"port {result.server_port} in {result.seconds:.2f} s, {result.mbps:.1f} MB/s, "
+        f"port {args.port} in {result.seconds:.2f} s, {result.mbps:.1f} MB/s,{via} "
         f"{args.mode} mode, {result.retransmissions} retransmissions"
     )
     return 0

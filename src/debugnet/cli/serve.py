@@ -95,13 +95,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
     from debugnet.server.config import ServerConfig
+    from debugnet.server.dumpdir import check_dump_dir
     from debugnet.server.handler import check_handler
 
-    dumpdir = Path(args.dir).absolute()
-    if create_dir:
-        dumpdir.mkdir(parents=True, exist_ok=True)
-    if not dumpdir.is_dir():
-        raise InvalidArgument(f"dump directory {dumpdir} does not exist")
+    dumpdir = check_dump_dir(Path(args.dir).absolute(), create=create_dir)
     default = Path(args.default_path)
     if default.is_absolute() or ".." in default.parts:
         raise InvalidArgument(

@@ -12,6 +12,7 @@ import logging
 import socket
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 
 from debugnet.errors import NoDevice, PermissionDenied, error_for_errno
 from debugnet.ifnet import (
@@ -23,6 +24,7 @@ from debugnet.ifnet import (
     IoctlCmd,
 )
 from debugnet.ifnet.ops import accept_ioctl
+from debugnet.ifnet.rxinfo import NO_RXINFO, RxFlags, RxInfo
 
 from .hostimport import read_host_interface, to_ifnet
 from .ring import polled_debugnet
@@ -36,6 +38,13 @@ PACKET_DROP_MEMBERSHIP = 2
 PACKET_MR_PROMISC = 1
 PACKET_OUTGOING = 4
 PACKET_IGNORE_OUTGOING = 23
+PACKET_AUXDATA = 8
+TP_STATUS_CSUMNOTREADY = 1 << 3
+TP_STATUS_VLAN_VALID = 1 << 4
+TP_STATUS_CSUM_VALID = 1 << 7
+AUXDATA = struct.Struct("=IIIHHHH")
+"""struct tpacket_auxdata: status, len, snaplen, mac, net, vlan_tci, vlan_tpid."""
+_CMSG_SPACE = socket.CMSG_SPACE(AUXDATA.size)
 RCVBUF = 4 << 20
 SNDBUF = 4 << 20
 HOST_ONLY_FLAGS = IfFlags.PROMISC | IfFlags.ALLMULTI | IfFlags.OACTIVE | IfFlags.RUNNING
@@ -48,6 +57,8 @@ class PacketSoftc:
     sock: socket.socket | None = None
     promisc: bool = False
     diverted: bool = False
+    rx_fcs: bool = False
+    """The NIC leaves the FCS on received frames (ethtool rx-fcs): flag them so."""
 
     def fileno(self) -> int:
         return self.sock.fileno() if self.sock is not None else -1
@@ -61,6 +72,8 @@ def _open(sc: PacketSoftc) -> socket.socket:
             sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
         except OSError:
             log.debug("PACKET_IGNORE_OUTGOING unsupported; filtering by packet type")
+        # Per-frame checksum status and stripped VLAN tag (tp_status, tp_vlan_tci).
+        sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SNDBUF)
         sock.bind((sc.host_name, ETH_P_ALL))
@@ -97,21 +110,55 @@ def _output(ifp: Ifnet, frame: bytes) -> None:
     _sock(ifp).send(frame)
 
 
+_CSUM_VALID = int(RxFlags.CSUM_VALID)
+_CSUM_NOT_READY = int(RxFlags.CSUM_NOT_READY)
+_VLAN = int(RxFlags.VLAN)
+_FCS = int(RxFlags.FCS)
+
+
+@lru_cache(maxsize=256)
+def _info(flags: int, tci: int) -> RxInfo:
+    """Interned values: a flow's frames all carry the same few."""
+    return RxInfo(flags, tci)
+
+
+def rx_info(ancdata: list[tuple[int, int, bytes]], rx_fcs: bool = False) -> RxInfo:
+    """The driver flags of one frame from its PACKET_AUXDATA control message."""
+    flags = _FCS if rx_fcs else 0
+    tci = 0
+    for level, kind, data in ancdata:
+        if level != SOL_PACKET or kind != PACKET_AUXDATA or len(data) < AUXDATA.size:
+            continue
+        status, _len, _snap, _mac, _net, tci, _tpid = AUXDATA.unpack_from(data)
+        if status & TP_STATUS_CSUM_VALID:
+            flags |= _CSUM_VALID
+        if status & TP_STATUS_CSUMNOTREADY:
+            flags |= _CSUM_NOT_READY
+        if status & TP_STATUS_VLAN_VALID or tci:
+            flags |= _VLAN
+        else:
+            tci = 0
+    if not flags:
+        return NO_RXINFO
+    return _info(flags, tci)
+
+
 def _poll(ifp: Ifnet, count: int) -> int:
-    """Read up to ``count`` frames the wire brought, into ``ifp.input``."""
-    sock = ifp.softc.sock
+    """Read up to ``count`` frames the wire brought, into ``ifp.input`` with their flags."""
+    sc: PacketSoftc = ifp.softc
+    sock = sc.sock
     if sock is None:
         return 0
-    recvfrom = sock.recvfrom
+    recvmsg = sock.recvmsg
     n = 0
     while n < count:
         try:
-            frame, addr = recvfrom(65536)
+            frame, ancdata, _flags, addr = recvmsg(65536, _CMSG_SPACE)
         except BlockingIOError:
             break
         if addr[2] == PACKET_OUTGOING:
             continue
-        ifp.input(frame)
+        ifp.input(frame, rx_info(ancdata, sc.rx_fcs) if ancdata or sc.rx_fcs else NO_RXINFO)
         n += 1
     return n
 

@@ -21,6 +21,7 @@ from debugnet.ifnet.defs import IfCap, IfFlags, IfStats, IfType
 from debugnet.ifnet.linkstate import IfEvent, IfNotice, LinkState, LinkStateQueue
 from debugnet.ifnet.ops import NULL_OPS, IfOps, IoctlCmd, Tap, TapDirection
 from debugnet.ifnet.queue import IFQ_MAXLEN, IfQueue
+from debugnet.ifnet.rxinfo import NO_RXINFO, RxInfo
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,8 @@ _TX_MASK = _UP_RUNNING | _MONITOR
 _ALL_ONES = 0xFFFFFFFF
 _QUEUE_FULL = frozenset({errno.EAGAIN, errno.ENOBUFS})
 
-InputHook = Callable[["Ifnet", bytes], None]
+InputHook = Callable[["Ifnet", bytes, RxInfo], None]
+"""Gets the interface, the frame and what the driver knows about it."""
 
 
 def _no_listener(notice: IfNotice) -> None:
@@ -258,8 +260,11 @@ class Ifnet:
         if not flags & _OACTIVE:
             ops.start(self)
 
-    def input(self, frame: bytes) -> bool:
+    def input(self, frame: bytes, rx: RxInfo = NO_RXINFO) -> bool:
         """A frame arrived (if_input): count, tap, then divert or queue for the stack.
+
+        ``rx`` carries the driver's per-frame flags (checksum status, a stripped
+        VLAN tag) to a diverted input hook; the queue keeps only the bytes.
 
         Returns False when the frame was dropped (detached interface, or a full
         receive queue, counted in ``iqdrops``).
@@ -275,7 +280,7 @@ class Ifnet:
             tap(TapDirection.IN, frame)
         hook = self.input_hook
         if hook is not None:
-            hook(self, frame)
+            hook(self, frame, rx)
             return True
         if not self.rcv.enqueue(frame):
             stats.iqdrops += 1

@@ -1,11 +1,17 @@
-"""``send_dump``: a file, stream or bytes to a dump server over a UDP socket, in one call."""
+"""``send_dump``: a file, stream or bytes to a dump server in one call.
+
+Over a UDP socket by default; with ``raw`` over the client's own
+Ethernet/ARP/IPv4/UDP on a packet socket (the raw path). The dump client is
+the same either way; only the shell that runs it differs.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from debugnet.inet.udpsocket import UdpShell
 from debugnet.netdump.client import DumpProgress, NetdumpClient
@@ -16,6 +22,9 @@ from debugnet.netdump.host import HostInfo
 from debugnet.netdump.source import source_of
 from debugnet.transport.config import Mode, TransportConfig
 from debugnet.wire.constants import NETDUMP_ACKPORT, NETDUMP_PORT
+
+if TYPE_CHECKING:
+    from debugnet.inet.infer import RawTarget
 
 DEFAULT_PANIC = "debugnet send"
 
@@ -57,11 +66,14 @@ def send_dump(
     dumptime: int | None = None,
     config: TransportConfig | None = None,
     progress: Callable[[DumpProgress], None] | None = None,
+    raw: RawTarget | None = None,
 ) -> SendResult:
     """Send one dump and return once the server acknowledged FINISHED.
 
     Raises TimedOut, ConnectionReset, Busy (client port taken), or an
-    ErrnoError for a refused or unreachable server. ``encryption`` (from
+    ErrnoError for a refused or unreachable server. With ``raw`` the dump
+    goes over the raw path to ``raw.server`` (``server`` and ``client`` are
+    then ignored) at the interface's MTU. ``encryption`` (from
     ``netdump.encrypt.make_encryption``) sends its key record and encrypts the
     data; ``key`` alone sends a key record with the data left as it is.
     """
@@ -79,13 +91,22 @@ def send_dump(
         kdh_after_data=kdh_after_data,
     )
     producer = DumpProducer(src.stream, src.size, options, src.name)
-    dump = NetdumpClient(
-        producer, config, path=path, herald_port=server_port, client_port=client_port
-    )
-    report = None if progress is None else (lambda: progress(dump.progress))
     start = time.monotonic()
-    with src, UdpShell(server, client=client, client_port=client_port) as shell:
-        shell.run(dump, progress=report)
+    with src:
+        if raw is not None:
+            from debugnet.inet.rawpath import RawPath
+
+            raw_path = RawPath(raw, config, client_port=client_port)
+            config = dataclasses.replace(config, mtu=raw_path.mtu)
+            shell: RawPath | UdpShell = raw_path
+        else:
+            shell = UdpShell(server, client=client, client_port=client_port)
+        with shell:
+            dump = NetdumpClient(
+                producer, config, path=path, herald_port=server_port, client_port=client_port
+            )
+            report = None if progress is None else (lambda: progress(dump.progress))
+            shell.run(dump, progress=report)
     stats = dump.conn.stats
     return SendResult(
         producer.bytes_read,

@@ -57,18 +57,35 @@ def resolve_client_dir(dumpdir: Path, path: str | None) -> Path | None:
     return current if real.is_dir() else None
 
 
-def output_dir(dumpdir: Path, default_path: str, herald_path: str | None, client: str) -> Path:
+def output_dir(
+    dumpdir: Path,
+    default_path: str,
+    herald_path: str | None,
+    client: str,
+    warned: set[tuple[str, str]] | None = None,
+) -> Path:
+    """The client's directory, else the default path with a warning.
+
+    The client cannot tell that its path was not used (the protocol has no
+    way to say so), so the server log is the only place it shows. ``warned``
+    holds the (client, path) pairs already reported: a client sending the same
+    path with every dump is told once, not once per dump.
+    """
     chosen = resolve_client_dir(dumpdir, herald_path)
     if chosen is not None:
         return chosen
-    if herald_path:
+    default = dumpdir / default_path
+    if herald_path and (warned is None or (client, herald_path) not in warned):
+        if warned is not None:
+            warned.add((client, herald_path))
         log.warning(
-            "%s: herald path %r is not a directory inside %s; using the default path",
+            "%s: herald path %r is not a directory inside %s; its dumps go to %s",
             client,
             herald_path,
             dumpdir,
+            default,
         )
-    return dumpdir / default_path
+    return default
 
 
 NETDUMPD = "netdumpd"

@@ -65,6 +65,7 @@ class DumpRecorder:
         self.sink: DumpSink | None = None
         self.kdh: KernelDumpHeader | None = None
         self.outcome: Outcome | None = None
+        self.verdict = ""  # the status line that ended the dump, for the end-of-dump log line
         self.label = request.client_ip
 
     # -- lifecycle -----------------------------------------------------------
@@ -122,7 +123,7 @@ class DumpRecorder:
         self.session.fail()
         if self.sink is not None:
             self.sink.info(b"Dump unsuccessful: internal error\n")
-        return self._ended(Outcome.ERROR)
+        return self._ended(Outcome.ERROR, "unsuccessful, internal error")
 
     def compression(self) -> str:
         """The compression the KDH announces, if it is one a suffix exists for."""
@@ -160,15 +161,15 @@ class DumpRecorder:
             missing = sum(e - s for s, e in holes)
             line = f"Dump incomplete: {missing} bytes missing at {format_holes(holes)}\n"
             sink.info(line.encode())
-            outcome = Outcome.ERROR
+            outcome, verdict = Outcome.ERROR, f"incomplete, {missing} bytes missing"
             log.warning("%s: dump incomplete: %d bytes missing", self.label, missing)
         else:
             sink.info(b"Dump complete\n")
-            outcome = Outcome.SUCCESS
+            outcome, verdict = Outcome.SUCCESS, "complete"
         sink.publish()
         sink.close()
         self.session.confirm_finished(now)
-        return self._ended(outcome)
+        return self._ended(outcome, verdict)
 
     def _on_timeout(self, sink: DumpSink) -> Outcome | None:
         try:
@@ -176,17 +177,17 @@ class DumpRecorder:
         except StorageError as exc:
             return self._storage_failed(exc)  # what was received is not durable: say so
         sink.info(b"Dump incomplete: client timed out\n")
-        return self._ended(Outcome.TIMEOUT)
+        return self._ended(Outcome.TIMEOUT, "incomplete, client timed out")
 
     def _storage_failed(self, exc: StorageError) -> Outcome | None:
         assert self.sink is not None
         log.error("%s: %s", self.label, exc)
         self.session.fail()
         self.sink.info(b"Dump unsuccessful: %s\n" % str(exc).encode())
-        return self._ended(Outcome.ERROR)
+        return self._ended(Outcome.ERROR, f"unsuccessful, {exc}")
 
-    def _ended(self, outcome: Outcome) -> Outcome | None:
+    def _ended(self, outcome: Outcome, verdict: str) -> Outcome | None:
         if self.outcome is not None:
             return None
-        self.outcome = outcome
+        self.outcome, self.verdict = outcome, verdict
         return outcome

@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from debugnet.server.naming import (
@@ -57,6 +57,7 @@ def _write_bounds(directory: Path, name: str, value: int) -> None:
     tmp = directory / f".{name}.tmp"
     try:
         tmp.write_text(f"{value}\n")
+        tmp.chmod(0o600)  # every file in the dump directory is 0600, as the README says
         os.replace(tmp, directory / name)
     except OSError as exc:
         log.warning("cannot update %s in %s: %s", name, directory, exc)
@@ -329,13 +330,19 @@ class DirectoryStore:
     write_buffer: int = 256 * 1024
     layout: str = NETDUMPD
     """netdumpd's names, or savecore's in a directory per host (naming.LAYOUTS)."""
+    # (client, herald path) pairs already warned about falling back to the default path
+    _warned: set[tuple[str, str]] = field(default_factory=set, repr=False, compare=False)
+    _warned_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def default_dir(self) -> Path:
         return self.root / self.default_path
 
     def directory(self, request: DumpRequest) -> Path:
-        return output_dir(self.root, self.default_path, request.herald_path, request.client_ip)
+        with self._warned_lock:  # sessions create their dumps concurrently
+            return output_dir(
+                self.root, self.default_path, request.herald_path, request.client_ip, self._warned
+            )
 
     def _host_dir(self, directory: Path, host: str) -> Path:
         """savecore's names carry no host: each host gets its own directory (ours to create)."""

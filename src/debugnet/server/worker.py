@@ -11,12 +11,14 @@ time and sleeps until the session's next deadline.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
 from collections.abc import Callable
 
 from debugnet.server.context import SessionContext
+from debugnet.server.progress import ProgressLog, end_line
 from debugnet.server.recorder import DumpRecorder, Outcome
 from debugnet.server.sessionio import open_session_socket, send_all, session_io, set_receive_timeout
 from debugnet.server.store import DumpRequest
@@ -182,7 +184,7 @@ class SessionWorker:
         )
         monotonic = time.monotonic
         now = monotonic()
-        self._progress_t, self._progress_bytes = now, 0
+        self._progress = ProgressLog(now, self.config.progress_interval)
         self._progress_at = now + self.config.progress_interval
         wake = self._arm(now)
         outcome: Outcome | None = None
@@ -256,10 +258,9 @@ class SessionWorker:
 
     def _log_progress(self, now: float) -> None:
         assert self.session is not None
-        done = self.session.stats.data_bytes
-        rate = (done - self._progress_bytes) / max(now - self._progress_t, 1e-9) / 1e6
-        log.info("%s: %d bytes received, %.1f MB/s", self.client_ip, done, rate)
-        self._progress_bytes, self._progress_t = done, now
+        line = self._progress.update(self.session.stats.data_bytes, now)
+        if line is not None:
+            log.info("%s: %s", self.client_ip, line)
         self._progress_at = now + self.config.progress_interval
 
     def _ended(self, outcome: Outcome, now: float) -> Outcome:
@@ -269,16 +270,19 @@ class SessionWorker:
         stats = session.stats
         elapsed = now - session.started
         sink = recorder.sink
-        log.info(
-            "%s: dump ended (%s): %d bytes in %.2fs (%.1f MB/s, %d packets in %d batches) -> %s",
+        try:
+            size: int | None = os.stat(sink.core_path).st_size
+        except OSError:
+            size = None
+        panic = recorder.kdh.panicstring if recorder.kdh is not None else None
+        line = end_line(outcome, recorder.verdict, size, elapsed, panic, str(sink.core_path))
+        log.info("%s: %s", self.client_ip, line)
+        log.debug(
+            "%s: %d data bytes in %d packets, %d batches",
             self.client_ip,
-            outcome,
             stats.data_bytes,
-            elapsed,
-            stats.data_bytes / max(elapsed, 1e-9) / 1e6,
             stats.packets,
             self.batches,
-            sink.core_path,
         )
         self.context.handlers.run(
             outcome, self.client_ip, recorder.request.host, sink.info_path, sink.core_path

@@ -102,6 +102,7 @@ class ClientConnection:
         finish_handler: FinishHandler | None = None,
         next_hop_known: bool = True,
         stack: ClientStack | None = None,
+        rx_dedup: bool = True,
     ) -> None:
         self.config = config or TransportConfig()
         self.herald_port = herald_port
@@ -121,6 +122,8 @@ class ClientConnection:
         self._events: deque[ClientEvent] = deque()
         self._acks_out: list[bytes] = []
         self._rx_seen: set[int] = set()
+        self._rx_dedup = rx_dedup
+        """False = the kernel's receive: every copy goes to the handler (PROTOCOL.md 10)."""
         strategy_cls = _STRATEGIES[self.config.mode]
         self.strategy: SendStrategy = strategy_cls(self.config, self.stats, self._done)
         self._log_level = log_level(self.config)
@@ -252,7 +255,7 @@ class ClientConnection:
         if mtype == _FINISHED:
             self._remote_finished()
             return
-        if seqno in self._rx_seen:
+        if self._rx_dedup and seqno in self._rx_seen:
             self.stats.rx_duplicates += 1
             self._acks_out.append(ACK.pack(seqno))
             return
@@ -260,7 +263,8 @@ class ClientConnection:
             MessageHeader(mtype, seqno, offset, length, aux2), bytes(data[_HDR : _HDR + length])
         )
         if handler(msg):
-            self._rx_seen.add(seqno)
+            if self._rx_dedup:
+                self._rx_seen.add(seqno)
             self.stats.rx_accepted += 1
             self._acks_out.append(ACK.pack(seqno))
         else:
