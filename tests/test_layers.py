@@ -12,7 +12,7 @@ import pytest
 SRC = Path(__file__).resolve().parent.parent / "src" / "debugnet"
 ORDER = [
     "wire", "sim", "transport", "ifnet", "devices", "inet", "netdump", "netgdb", "triage",
-    "catalogue", "server", "cli",
+    "catalogue", "web", "server", "cli",
 ]  # fmt: skip
 ALWAYS = {"errors", "__init__"}
 PURE = {"wire", "transport", "sim", "ifnet", "triage"}

@@ -7,6 +7,7 @@ import re
 import socket
 from pathlib import Path
 
+from debugnet.cli import serve_extras
 from debugnet.errors import InvalidArgument
 
 _SIZE = re.compile(r"^(\d+)([kKmMgG]?)(?:i?[bB])?$")
@@ -91,6 +92,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
     parser.add_argument("--syslog", action="store_true", help="log to syslog instead of stderr")
+    serve_extras.configure(parser)
 
 
 def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
@@ -143,4 +145,11 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(args.log_level, use_syslog=args.syslog)
     config = build_config(args, create_dir=True)
     assert isinstance(config, ServerConfig)
-    return run_server(config, Path(args.pidfile) if args.pidfile else None)
+    serve_extras.check(args)
+    return run_server(
+        config,
+        Path(args.pidfile) if args.pidfile else None,
+        extras=(lambda server: serve_extras.start(args, server))
+        if serve_extras.wanted(args)
+        else None,
+    )

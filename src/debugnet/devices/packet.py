@@ -26,8 +26,10 @@ from debugnet.ifnet import (
 from debugnet.ifnet.ops import accept_ioctl
 from debugnet.ifnet.rxinfo import NO_RXINFO, RxFlags, RxInfo
 
+from . import framebatch
+from .framebatch import FrameReceiver, FrameSender
 from .hostimport import read_host_interface, to_ifnet
-from .ring import polled_debugnet
+from .ring import cluster_size, polled_debugnet
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,9 @@ class PacketSoftc:
     diverted: bool = False
     rx_fcs: bool = False
     """The NIC leaves the FCS on received frames (ethtool rx-fcs): flag them so."""
+    sender: FrameSender | None = None
+    receiver: FrameReceiver | None = None
+    """Batched I/O on ``sock`` (sendmmsg, recvmmsg) where the platform has it."""
 
     def fileno(self) -> int:
         return self.sock.fileno() if self.sock is not None else -1
@@ -110,26 +115,55 @@ def _output(ifp: Ifnet, frame: bytes) -> None:
     _sock(ifp).send(frame)
 
 
+def _output_many(ifp: Ifnet, frames: list[bytes]) -> int:
+    """Send ``frames`` with as few system calls as the socket allows; how many went out."""
+    sc: PacketSoftc = ifp.softc
+    sender = sc.sender
+    if sender is None or any(len(f) > sender.slot_size for f in frames):
+        sock = _sock(ifp)
+        for sent, frame in enumerate(frames):
+            try:
+                sock.send(frame)
+            except OSError as exc:
+                if exc.errno in framebatch.QUEUE_FULL:
+                    return sent
+                raise
+        return len(frames)
+    return sender.send(frames)
+
+
 _CSUM_VALID = int(RxFlags.CSUM_VALID)
 _CSUM_NOT_READY = int(RxFlags.CSUM_NOT_READY)
 _VLAN = int(RxFlags.VLAN)
 _FCS = int(RxFlags.FCS)
 
 
-@lru_cache(maxsize=256)
-def _info(flags: int, tci: int) -> RxInfo:
-    """Interned values: a flow's frames all carry the same few."""
-    return RxInfo(flags, tci)
-
-
 def rx_info(ancdata: list[tuple[int, int, bytes]], rx_fcs: bool = False) -> RxInfo:
     """The driver flags of one frame from its PACKET_AUXDATA control message."""
-    flags = _FCS if rx_fcs else 0
-    tci = 0
     for level, kind, data in ancdata:
-        if level != SOL_PACKET or kind != PACKET_AUXDATA or len(data) < AUXDATA.size:
-            continue
-        status, _len, _snap, _mac, _net, tci, _tpid = AUXDATA.unpack_from(data)
+        if level == SOL_PACKET and kind == PACKET_AUXDATA:
+            return aux_info(data, rx_fcs)
+    return aux_info(None, rx_fcs)
+
+
+def aux_info(auxdata: bytes | None, rx_fcs: bool = False) -> RxInfo:
+    """The driver flags of one frame from its struct tpacket_auxdata, if any."""
+    if auxdata is None or len(auxdata) < AUXDATA.size:
+        return status_info(-1, 0, rx_fcs)
+    status, _len, _snap, _mac, _net, tci, _tpid = AUXDATA.unpack_from(auxdata)
+    return status_info(status, tci, rx_fcs)
+
+
+@lru_cache(maxsize=256)
+def status_info(status: int, tci: int, rx_fcs: bool = False) -> RxInfo:
+    """The driver flags of a frame whose auxdata said ``status`` and ``tci`` (status -1: none).
+
+    Cached: a flow's frames all carry the same few.
+    """
+    flags = _FCS if rx_fcs else 0
+    if status < 0:
+        tci = 0
+    else:
         if status & TP_STATUS_CSUM_VALID:
             flags |= _CSUM_VALID
         if status & TP_STATUS_CSUMNOTREADY:
@@ -140,7 +174,7 @@ def rx_info(ancdata: list[tuple[int, int, bytes]], rx_fcs: bool = False) -> RxIn
             tci = 0
     if not flags:
         return NO_RXINFO
-    return _info(flags, tci)
+    return RxInfo(flags, tci)
 
 
 def _poll(ifp: Ifnet, count: int) -> int:
@@ -149,6 +183,8 @@ def _poll(ifp: Ifnet, count: int) -> int:
     sock = sc.sock
     if sock is None:
         return 0
+    if sc.receiver is not None:
+        return _poll_batched(ifp, sc.receiver, count)
     recvmsg = sock.recvmsg
     n = 0
     while n < count:
@@ -163,11 +199,44 @@ def _poll(ifp: Ifnet, count: int) -> int:
     return n
 
 
+def _poll_batched(ifp: Ifnet, receiver: FrameReceiver, count: int) -> int:
+    """``_poll`` with one recvmmsg per batch of frames."""
+    rx_fcs = ifp.softc.rx_fcs
+    n = 0
+    while n < count:
+        got = receiver.receive(count - n)
+        for frame, pkttype, status, tci in got:
+            if pkttype == PACKET_OUTGOING:
+                continue
+            ifp.input(frame, status_info(status, tci, rx_fcs))
+            n += 1
+        if len(got) < receiver.slots:
+            break
+    return n
+
+
+def _attach_batches(sc: PacketSoftc, sock: socket.socket, mtu: int) -> None:
+    """Batched I/O on a fresh socket, where the platform has sendmmsg and recvmmsg."""
+    if not framebatch.available():
+        return
+    fd = sock.fileno()
+    sc.sender = FrameSender(fd, slot_size=cluster_size(mtu))
+    sc.receiver = FrameReceiver(fd, SOL_PACKET, PACKET_AUXDATA)
+
+
+def _detach_batches(sc: PacketSoftc) -> None:
+    for batch in (sc.sender, sc.receiver):
+        if batch is not None:
+            batch.close()
+    sc.sender = sc.receiver = None
+
+
 def _init(ifp: Ifnet) -> None:
     sc: PacketSoftc = ifp.softc
     if sc.sock is None:
         sc.sock = _open(sc)
         sc.promisc = False
+        _attach_batches(sc, sc.sock, ifp.mtu)
     # The socket queues in the kernel: frames go straight to it (if_transmit).
     ifp.tx_direct = sc.sock.send
     _set_promisc(sc, bool(ifp.flags & IfFlags.PROMISC))
@@ -176,6 +245,7 @@ def _init(ifp: Ifnet) -> None:
 def _stop(ifp: Ifnet, disable: bool) -> None:
     sc: PacketSoftc = ifp.softc
     if disable and sc.sock is not None:
+        _detach_batches(sc)
         sc.sock.close()
         sc.sock = None
         sc.promisc = False  # the membership went with the socket
@@ -193,7 +263,7 @@ PACKET_OPS = IfOps(
     ioctl=_ioctl,
     init=_init,
     stop=_stop,
-    debugnet=polled_debugnet(_output, _poll, RCVBUF // 2048),
+    debugnet=polled_debugnet(_output, _poll, RCVBUF // 2048, _output_many),
 )
 
 

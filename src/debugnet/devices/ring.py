@@ -71,7 +71,10 @@ def accepts(ifp: Ifnet, frame: bytes) -> bool:
 
 
 def polled_debugnet(
-    transmit: Callable[[Ifnet, bytes], None], poll: Callable[[Ifnet, int], int], clusters: int
+    transmit: Callable[[Ifnet, bytes], None],
+    poll: Callable[[Ifnet, int], int],
+    clusters: int,
+    transmit_many: Callable[[Ifnet, list[bytes]], int] | None = None,
 ) -> DebugnetMethods:
     """Debugnet methods of a driver that is always polled (sockets, TAP).
 
@@ -85,4 +88,6 @@ def polled_debugnet(
     def event(ifp: Ifnet, ev: DebugnetEvent) -> None:
         ifp.softc.diverted = ev == DebugnetEvent.START
 
-    return DebugnetMethods(init=init, event=event, transmit=transmit, poll=poll)
+    return DebugnetMethods(
+        init=init, event=event, transmit=transmit, poll=poll, transmit_many=transmit_many
+    )

@@ -36,12 +36,15 @@ class DebugnetEvent(IntEnum):
 class DebugnetMethods:
     """``init`` → (rx rings, clusters per ring, cluster size); ``event`` START/END;
     ``transmit`` one frame now; ``poll`` up to N frames into ``ifp.input``,
-    returning how many."""
+    returning how many; optionally ``transmit_many``, a list of frames with as
+    few driver calls as the hardware allows (a descriptor ring filled at once,
+    a socket's sendmmsg), returning how many were sent before a full queue."""
 
     init: Callable[[Ifnet], tuple[int, int, int]]
     event: Callable[[Ifnet, DebugnetEvent], None]
     transmit: Callable[[Ifnet, bytes], None]
     poll: Callable[[Ifnet, int], int]
+    transmit_many: Callable[[Ifnet, list[bytes]], int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

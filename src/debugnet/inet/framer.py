@@ -24,6 +24,7 @@ IP_UDP_SIZE: Final = 28
 _DF: Final = Ipv4Flag.DF << 13
 _IPV4: Final = int(EtherType.IPV4)
 _UDP: Final = int(IpProto.UDP)
+_MOD: Final = 0xFFFF
 
 
 class UdpFramer:
@@ -83,3 +84,31 @@ class UdpFramer:
         if total + ETHER_HEADER_SIZE < ETHER_MIN_FRAME:
             frame += bytes(ETHER_MIN_FRAME - ETHER_HEADER_SIZE - total)
         return frame
+
+    def frames(self, datagrams: list[tuple[bytes, int]]) -> list[bytes] | None:
+        """``frame`` for each (payload, port), in one loop; None if any exceeds the MTU.
+
+        The same bytes as ``frame`` gives, at a fraction of its per-frame cost:
+        the hot path of a windowed transfer, hundreds of frames per call.
+        """
+        pack, mtu, dst_mac, src_mac = HEADERS.pack, self.mtu, self._dst_mac, self._src_mac
+        src, dst, sport = self._src, self._dst, self.sport
+        ip_words, udp_words = self._ip_words, self._udp_words
+        out: list[bytes] = []
+        append = out.append
+        for payload, dport in datagrams:
+            total = IP_UDP_SIZE + len(payload)
+            if total > mtu:
+                return None
+            ulen = total - 20
+            words = udp_words + dport + 2 * ulen + residue(payload)
+            ucheck = _MOD - words % _MOD if words % _MOD else _MOD
+            header = pack(
+                dst_mac, src_mac, _IPV4, VERSION_IHL, 0, total, 0, _DF, DEFAULT_TTL, _UDP,
+                -(ip_words + total) % _MOD, src, dst, sport, dport, ulen, ucheck,
+            )  # fmt: skip
+            if total + ETHER_HEADER_SIZE < ETHER_MIN_FRAME:
+                append(header + payload + bytes(ETHER_MIN_FRAME - ETHER_HEADER_SIZE - total))
+            else:
+                append(header + payload)
+        return out

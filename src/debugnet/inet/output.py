@@ -48,3 +48,34 @@ def ether_output(ifp: Ifnet, frame: bytes) -> bool:
         ifp.stats.oerrors += 1
         raise error_for_errno(exc.errno or 0, f"{ifp.name}: {exc.strerror}") from None
     return True
+
+
+def ether_output_many(ifp: Ifnet, frames: list[bytes]) -> int:
+    """Transmit ``frames`` in order, batched where the driver can; how many were lost.
+
+    The same checks and errors as ``ether_output`` frame by frame; a driver
+    with ``transmit_many`` (sendmmsg on a packet socket) gets the whole list
+    in one call, and the frames after a full queue are the lost ones.
+    """
+    methods = ifp.ops.debugnet
+    many = None if methods is None or ifp.taps else methods.transmit_many
+    if many is None or len(frames) < 2:
+        return sum(not ether_output(ifp, frame) for frame in frames)
+    flags = ifp.flag_bits
+    if flags & _UP_RUNNING != _UP_RUNNING or flags & _MONITOR:
+        raise NetworkDown(f"{ifp.name}: interface is not up and running, or in monitor mode")
+    limit = ifp.mtu + ifp.hdrlen
+    longest = max(len(frame) for frame in frames)
+    if longest > limit:
+        raise NoBuffers(f"{ifp.name}: {longest}-byte frame exceeds mtu {ifp.mtu}")
+    try:
+        sent = many(ifp, frames)
+    except OSError as exc:
+        ifp.stats.oerrors += 1
+        raise error_for_errno(exc.errno or 0, f"{ifp.name}: {exc.strerror}") from None
+    stats = ifp.stats
+    stats.opackets += sent
+    stats.obytes += sum(len(frames[i]) for i in range(sent))
+    lost = len(frames) - sent
+    stats.oqdrops += lost
+    return lost

@@ -25,7 +25,7 @@ from debugnet.errors import ErrnoError
 from debugnet.ifnet import Ifnet, debugnet_poll
 from debugnet.ifnet.rxinfo import RxInfo
 from debugnet.inet.divert import Diversion
-from debugnet.inet.output import ether_output
+from debugnet.inet.output import ether_output, ether_output_many
 from debugnet.inet.stack import InetStack, StackState
 from debugnet.inet.udpsocket import Driver
 
@@ -118,7 +118,7 @@ class RawShell:
         self.resolve()
         self._driver = driver
         clock = self.clock
-        output = self.stack.output
+        output_many = self.stack.output_many
         ifp = self.ifp
         next_progress = clock() + progress_interval
         try:
@@ -130,9 +130,10 @@ class RawShell:
                     deadline = driver.next_deadline()
                 if deadline is not None and now >= deadline:
                     driver.handle_timer(now)
-                for data, port in driver.datagrams_to_send(now):
-                    if not ether_output(ifp, output(data, port)):
-                        self.stack.stats.tx_dropped += 1
+                out = driver.datagrams_to_send(now)
+                if out:
+                    lost = ether_output_many(ifp, output_many(out))
+                    self.stack.stats.tx_dropped += lost
                 got = self._poll()
                 self._flush()
                 if driver.error is not None:

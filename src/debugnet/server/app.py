@@ -96,12 +96,15 @@ def run_server(
     pidfile: Path | None,
     name: str = "debugnet serve",
     detach: Callable[[Callable[[], None]], None] | None = None,
+    extras: Callable[[Server], Callable[[], None]] | None = None,
 ) -> int:
     """Serve until SIGINT/SIGTERM; every open session then ends as timed out. Exit status 0.
 
     ``detach`` (daemonizing) runs after the pidfile is held and the socket is
     bound, so a second instance or a taken port is reported, not hidden; it
     calls back in the daemon to put the daemon's pid in the pidfile.
+    ``extras`` (dashboard, metrics, alerts) start after that, beside the
+    server, and return the function that stops them.
     """
     lock = PidFile(pidfile) if pidfile is not None else None
     if lock is not None:
@@ -110,6 +113,7 @@ def run_server(
         except OSError as exc:
             raise error_for_errno(exc.errno or 0, f"pidfile {pidfile}: {exc.strerror}") from exc
     server = Server(config)
+    stop_extras: Callable[[], None] | None = None
     try:
         try:
             server.open()
@@ -127,9 +131,13 @@ def run_server(
         )
         if detach is not None:
             detach(lock.rewrite if lock is not None else lambda: None)
+        if extras is not None:
+            stop_extras = extras(server)
         server.serve_forever()
     finally:
-        server.shutdown()
+        server.shutdown()  # open dumps end first, so the extras see them end
+        if stop_extras is not None:
+            stop_extras()
         if lock is not None:
             lock.release()
     log.info("stopped: %s", summary_line({str(k): v for k, v in server.counters.items()}))

@@ -7,10 +7,11 @@ never the other way round.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from debugnet.server.config import ServerConfig
 from debugnet.server.handler import HandlerRunner
+from debugnet.server.monitor import Monitor
 from debugnet.server.resolver import Resolver
 from debugnet.server.store import DumpStore
 
@@ -23,3 +24,5 @@ class SessionContext:
     resolver: Resolver
     handlers: HandlerRunner
     store: DumpStore
+    monitor: Monitor = field(default_factory=Monitor)
+    """Counts, dumps arriving and dumps ended, for metrics, the dashboard and alerts."""

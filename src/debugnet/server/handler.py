@@ -40,6 +40,8 @@ class HandlerRunner:
         self.dumpdir = dumpdir
         self.on_exit = on_exit
         """Told (info file, exit status) when a handler exits: the catalogue records it."""
+        self.on_status: Callable[[str], None] | None = None
+        """Told each run's exit status as a word (``0``, ``3``, ``signal 9``, ``not started``)."""
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
@@ -72,11 +74,18 @@ class HandlerRunner:
             )
         except OSError as exc:
             log.error("handler %s failed to start: %s", argv[0], exc)
+            self._status("not started")
             return
         level = logging.INFO if proc.returncode == 0 else logging.WARNING
         log.log(level, "handler %s %s exited with status %d", argv[0], argv[1], proc.returncode)
+        code = proc.returncode
+        self._status(str(code) if code >= 0 else f"signal {-code}")
         if self.on_exit is not None:
             self.on_exit(info, proc.returncode)
+
+    def _status(self, status: str) -> None:
+        if self.on_status is not None:
+            self.on_status(status)
 
     def wait(self, timeout: float = 10.0) -> None:
         with self._lock:

@@ -27,6 +27,7 @@ from debugnet.server.catalogued import CataloguedStore
 from debugnet.server.config import ServerConfig
 from debugnet.server.context import SessionContext
 from debugnet.server.handler import HandlerRunner
+from debugnet.server.monitor import Monitor
 from debugnet.server.recorder import Outcome
 from debugnet.server.resolver import Resolver
 from debugnet.server.s3.store import S3Store
@@ -117,7 +118,11 @@ class Server:
             self.catalogue = catalogued_store(config, directory)
             self.handlers.on_exit = self.catalogue.handler_exited
             self.store = self.catalogue
-        self.context = SessionContext(config, self.resolver, self.handlers, self.store)
+        self.monitor = Monitor()
+        self.handlers.on_status = self.monitor.handler_ran
+        self.context = SessionContext(
+            config, self.resolver, self.handlers, self.store, self.monitor
+        )
         self.counters: Counter[ListenerCounter] = Counter()
         self._workers: dict[str, SessionWorker] = {}
         self._lock = threading.Lock()
@@ -222,14 +227,17 @@ class Server:
         self, data: bytes, ancdata: list[tuple[int, int, bytes]], peer: tuple[str, int]
     ) -> None:
         ip, port = peer
+        self.monitor.herald("received")
         try:
             herald = parse_herald(data)
         except WireError as exc:
             self.counters[ListenerCounter.BAD_HERALD] += 1
+            self.monitor.herald_refused("malformed")
             log.debug("%s:%d: not a herald: %s", ip, port, exc)
             return
         if port != self.config.client_port:
             self.counters[ListenerCounter.WRONG_SOURCE_PORT] += 1
+            self.monitor.herald_refused("wrong_source_port")
             log.debug("%s:%d: herald not from port %d; dropped", ip, port, self.config.client_port)
             return
         self.counters[ListenerCounter.HERALDS] += 1
@@ -242,6 +250,7 @@ class Server:
         if old is not None:
             if old.herald_again(herald, now, _arrival(ancdata)):
                 self.counters[ListenerCounter.HERALD_RETRANSMISSIONS] += 1
+                self.monitor.herald("retransmitted")
                 return
             if old.dump_open():
                 log.warning("%s: new herald after data; ending the old dump as timed out", ip)

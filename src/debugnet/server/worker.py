@@ -131,6 +131,7 @@ class SessionWorker:
             if self.recorder is not None:
                 outcome = outcome or self.recorder.outcome
                 self.recorder.close()
+                self.context.monitor.session_finished(self.recorder.session)
             self.on_done(self, outcome)
 
     def _setup(self) -> bool:
@@ -142,6 +143,7 @@ class SessionWorker:
             log.error(
                 "%s: cannot open a session socket on %s: %s", self.client_ip, self.local_ip, exc
             )
+            self.context.monitor.herald_refused("no_socket")
             return False
         with self._sock_lock:
             self.sock = sock
@@ -153,9 +155,11 @@ class SessionWorker:
             session, self.context.store, DumpRequest(self.client_ip, host, self.herald.path)
         )
         if not recorder.open():
+            self.context.monitor.herald_refused("no_storage")
             return False
         assert recorder.sink is not None
         self.recorder = recorder
+        self.context.monitor.session_started(host, self.client_ip, session, self._kdh_length)
         with self.lock:
             self.session = session
             self.acked_at = time.time()
@@ -287,7 +291,22 @@ class SessionWorker:
         self.context.handlers.run(
             outcome, self.client_ip, recorder.request.host, sink.info_path, sink.core_path
         )
+        self.context.monitor.dump_ended(
+            client_ip=self.client_ip,
+            host=recorder.request.host,
+            index=sink.index,
+            info_path=sink.info_path,
+            core_path=sink.core_path,
+            seconds=elapsed,
+            size=stats.data_bytes,
+        )
         return outcome
+
+    def _kdh_length(self) -> int | None:
+        """The KDH's dump length once it arrived (for the dashboard's progress)."""
+        recorder = self.recorder
+        kdh = recorder.kdh if recorder is not None else None
+        return kdh.dumplength if kdh is not None else None
 
     def _send(self, datagrams: list[bytes]) -> None:
         if self.sock is not None:
