@@ -26,6 +26,7 @@ import pytest
 
 from debugnet.catalogue import DumpRecord, DumpState
 from debugnet.catalogue.postgres import PostgresCatalogue
+from debugnet.errors import TimedOut
 from debugnet.netdump.send import send_dump
 from debugnet.triage.info import INTERRUPTED_LINE
 from tests.dumpclient import DATA, KDH, ClientTimeout, DumpClient
@@ -289,7 +290,13 @@ def test_store_stopped_mid_dump(
     assert r.reason is not None and "object store unreachable for 2 s" in r.reason
     w.start()
     other = free_loopback((20024,), avoid={c.ip, ip})
-    send_dump(c.ip, b"after" * 5000, client=other, server_port=PORT)  # still serving
+    for attempt in range(5):  # still serving; a freshly restarted SeaweedFS may need a moment
+        try:
+            send_dump(c.ip, b"after" * 5000, client=other, server_port=PORT)
+            break
+        except TimedOut:
+            if attempt == 4:
+                raise
     assert obj(w, bucket, f"crash/vmcore.{other}.0") == b"after" * 5000
     wait_for(lambda: uploads(w, bucket) == [], timeout=60)  # the janitor aborted it
     wait_for(lambda: b"unreachable" in obj(w, bucket, f"crash/info.{ip}.0"), timeout=60)
