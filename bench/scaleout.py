@@ -35,7 +35,7 @@ from harness import Addresses, Process, Tools, build_tools
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from tests.s3server import Weed, start_weed  # noqa: E402 (the repo's SeaweedFS fixture)
+from tests.s3server import Weed, cleanup, start_weed  # noqa: E402 (the repo's SeaweedFS fixture)
 
 MIB = 1 << 20
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -279,8 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if "large" in args.cases:
                 print(f"\nlarge dump: {large(tools, addrs, work, weed, bucket, plan)}", flush=True)
         finally:
-            weed.stop(kill=True)
-            shutil.rmtree(weed.root, ignore_errors=True)
+            cleanup(weed)
     print(f"(load average {os.getloadavg()[0]:.1f} at the end)")
     return 0
 

@@ -175,7 +175,8 @@ def start_weed() -> Weed:
     return weed
 
 
-def _cleanup(weed: Weed) -> None:
+def cleanup(weed: Weed) -> None:
+    """Stop it and remove its data and the sockets named after its ports."""
     weed.stop(kill=True)
     shutil.rmtree(weed.root, ignore_errors=True)
     ports = {*range(weed.base, weed.base + 14), weed.base + 10008}
@@ -193,7 +194,7 @@ def weed() -> Iterator[Weed]:
     try:
         yield server
     finally:
-        _cleanup(server)
+        cleanup(server)
 
 
 @pytest.fixture
@@ -203,7 +204,7 @@ def own_weed() -> Iterator[Weed]:
     try:
         yield server
     finally:
-        _cleanup(server)
+        cleanup(server)
 
 
 @pytest.fixture
