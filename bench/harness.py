@@ -139,7 +139,10 @@ def our_server(
     """``debugnet serve`` on ``addr`` without name lookups, logging warnings only;
     ``extra`` arguments last (``--no-catalogue``)."""
     argv = [sys.executable, "-m", "debugnet", "serve", "--bind", addr, "--dir", str(directory)]
-    proc = Process([*prefix, *argv, "--no-resolve", "--log-level", "warning", *extra], log)
+    # Every client of a run is on one /24 (Addresses): lift the per-net session limit
+    # (32 by default) so the idle-session figure counts all of them.
+    limits = ["--max-sessions-per-net", "256"]
+    proc = Process([*prefix, *argv, "--no-resolve", "--log-level", "warning", *limits, *extra], log)
     try:
         proc.wait_for(SERVE_READY, 15.0)
         yield proc

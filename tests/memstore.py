@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from debugnet.server.naming import vmcore_name
-from debugnet.server.store import Chunk, DumpLimitReached, DumpRequest, StorageError
+from debugnet.server.store import BelowFloor, Chunk, DumpLimitReached, DumpRequest, StorageError
 
 
 @dataclass
@@ -69,6 +69,9 @@ class MemorySink:
     def publish(self) -> None:
         self.published = True
 
+    def allocated(self) -> int:
+        return len(self.data)  # a bytearray is never sparse
+
     def close(self) -> None:
         self.closed = True
 
@@ -86,6 +89,7 @@ class MemoryStore:
 
     limit: int = 1024
     free: int = 1 << 40
+    floor: int = 0
     sinks: list[MemorySink] = field(default_factory=list)
 
     def create(self, request: DumpRequest) -> MemorySink:
@@ -96,5 +100,14 @@ class MemoryStore:
         self.sinks.append(sink)
         return sink
 
+    def check(self, request: DumpRequest) -> None:
+        if self.room(request) <= 0:
+            raise BelowFloor(f"{self.free} bytes free, below the floor of {self.floor}")
+        if sum(1 for s in self.sinks if s.host == request.host) >= self.limit:
+            raise DumpLimitReached(f"all {self.limit} dump indexes for {request.host} are taken")
+
     def free_bytes(self, request: DumpRequest | None = None) -> int:
         return self.free
+
+    def room(self, request: DumpRequest | None = None) -> int:
+        return self.free - self.floor

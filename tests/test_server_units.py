@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from debugnet.server import storage
+from debugnet.server.dirfd import DirHandle
 from debugnet.server.naming import resolve_client_dir, safe_hostname, vmcore_name
 from debugnet.server.resolver import Resolver
 from debugnet.server.storage import DumpFiles, DumpLimitReached, DumpPaths, allocate_index
@@ -43,17 +44,22 @@ def test_resolve_client_dir(tmp_path: Path) -> None:
 
 
 def test_allocate_index_hint_scan_and_limit(tmp_path: Path) -> None:
-    assert allocate_index(tmp_path, "h", 4) == 0
+    with DirHandle.open(tmp_path) as d:
+        _allocate_index_hint_scan_and_limit(tmp_path, d)
+
+
+def _allocate_index_hint_scan_and_limit(tmp_path: Path, d: DirHandle) -> None:
+    assert allocate_index(d, "h", 4) == 0
     assert (tmp_path / "bounds.h").read_text() == "1\n"
     (tmp_path / "info.h.0").write_text("")
     (tmp_path / "info.h.1").write_text("")
-    assert allocate_index(tmp_path, "h", 4) == 2  # hint 1 is taken: lowest free
+    assert allocate_index(d, "h", 4) == 2  # hint 1 is taken: lowest free
     (tmp_path / "vmcore_encrypted.h.2.zst").write_text("")  # any variant takes an index
     (tmp_path / "bounds.h").write_text("junk")
-    assert allocate_index(tmp_path, "h", 4) == 3
+    assert allocate_index(d, "h", 4) == 3
     (tmp_path / "key.h.3").write_text("")
     with pytest.raises(DumpLimitReached):
-        allocate_index(tmp_path, "h", 4)
+        allocate_index(d, "h", 4)
 
 
 def test_writes_are_gathered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,11 +111,12 @@ def test_resolver_timeout_and_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
     # The fallback came while the lookup was still blocked: hostname() did not wait for it.
     assert resolver.hostname("192.0.2.7") == "192.0.2.7"
     assert not answered.is_set()
-    release.set()
+    release.set()  # the lookup completes in the background and names the next dump
+    wait_for(lambda: resolver.hostname("192.0.2.7") == "late")
     monkeypatch.setattr(socket, "gethostbyaddr", lambda ip: ("box.example.net", [], [ip]))
-    assert resolver.hostname("192.0.2.7") == "box"
+    assert resolver.hostname("192.0.2.8") == "box"
     monkeypatch.setattr(socket, "gethostbyaddr", lambda ip: (_ for _ in ()).throw(OSError()))
-    assert resolver.hostname("192.0.2.7") == "192.0.2.7"
+    assert resolver.hostname("192.0.2.9") == "192.0.2.9"
     assert Resolver(enabled=False).hostname("192.0.2.9") == "192.0.2.9"
     resolver.close()
 

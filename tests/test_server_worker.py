@@ -12,9 +12,9 @@ import pytest
 
 from debugnet.server.config import ServerConfig
 from debugnet.server.context import SessionContext
+from debugnet.server.endings import Ending
 from debugnet.server.handler import HandlerRunner
 from debugnet.server.listener import Server, _arrival
-from debugnet.server.recorder import Outcome
 from debugnet.server.resolver import Resolver
 from debugnet.server.worker import SessionWorker
 from debugnet.transport.server_session import Herald
@@ -29,9 +29,9 @@ SERVER_IP = "127.0.0.1"
 class Done:
     def __init__(self) -> None:
         self.event = threading.Event()
-        self.calls: list[tuple[SessionWorker, Outcome | None]] = []
+        self.calls: list[tuple[SessionWorker, Ending | None]] = []
 
-    def __call__(self, worker: SessionWorker, outcome: Outcome | None) -> None:
+    def __call__(self, worker: SessionWorker, outcome: Ending | None) -> None:
         self.calls.append((worker, outcome))
         self.event.set()
 
@@ -67,7 +67,7 @@ def test_a_worker_records_a_dump_and_reports_once(
         data = bytes(range(256)) * 40
         client.dump(data, kdh(len(data)))
     assert done.event.wait(10)
-    assert done.calls == [(worker, Outcome.SUCCESS)]
+    assert done.calls == [(worker, Ending.COMPLETE)]
     sink = store.sinks[0]
     assert bytes(sink.data) == data and sink.info_text.endswith(b"Dump complete\n")
 
@@ -77,10 +77,25 @@ def test_request_end_wakes_an_idle_worker(context: tuple[SessionContext, MemoryS
     done = Done()
     with DumpClient(free_loopback((20024,)), SERVER_IP) as client:
         worker = start(ctx, client, done)
+        client.send(DATA, b"x" * 100)  # a dump now
         worker.request_end()  # the 600 s timeout is far away: only the wake-up can end it
         assert done.event.wait(10)
-    assert done.calls == [(worker, Outcome.TIMEOUT)]
+    assert done.calls == [(worker, Ending.TIMED_OUT)]
     assert store.sinks[0].info_text.endswith(b"Dump incomplete: client timed out\n")
+
+
+def test_a_herald_only_session_is_no_dump(context: tuple[SessionContext, MemoryStore]) -> None:
+    """Acked, then silent: nothing is created, no ending, no handler; it says it was herald-only."""
+    ctx, store = context
+    done = Done()
+    with DumpClient(free_loopback((20024,)), SERVER_IP) as client:
+        worker = start(ctx, client, done)
+        assert worker.herald_only_silence(worker.created + 1e6) is not None
+        worker.request_end()
+        assert done.event.wait(10)
+    assert done.calls == [(worker, None)]
+    assert store.sinks == []
+    assert worker.recorder is not None and worker.recorder.herald_only
 
 
 def test_a_herald_read_late_is_not_a_restart(context: tuple[SessionContext, MemoryStore]) -> None:
@@ -92,7 +107,10 @@ def test_a_herald_read_late_is_not_a_restart(context: tuple[SessionContext, Memo
         client.send(DATA, b"x" * 100)
         assert worker.acked_at is not None
         assert worker.herald_again(Herald(1), 0.0, arrived=worker.acked_at - 0.01)
-        assert not worker.herald_again(Herald(1), 0.0, arrived=worker.acked_at + 0.01)
+        # sent before the client saw our ack, it crossed the ack: ignored, not a restart
+        assert worker.herald_again(Herald(1), 0.0, arrived=worker.acked_at + 0.01)
+        assert worker.dump_open()
+        assert not worker.herald_again(Herald(1), 0.0, arrived=worker.acked_at + 1.5)
         assert not worker.herald_again(Herald(1), 0.0)  # no timestamp: as netdumpd, a restart
         worker.request_end()
         assert done.event.wait(10)

@@ -87,7 +87,7 @@ def test_dump_list_filters_and_paging(client: TestClient, known: Known) -> None:
     ids = re.findall(r'<a href="/dumps/([^"]+)">', html)
     assert ids[0] == f"{known.host_b}.2"  # newest first: the timed-out dump
     html = client.get("/dumps", params={"state": "incomplete"}).text
-    assert "2 shown of 2" in html and "timed out" in html and "holes" in html
+    assert "2 shown of 2" in html and "server stopped" in html and "holes" in html
     html = client.get("/dumps", params={"host": known.host_a}).text
     assert "3 shown of 3" in html
     html = client.get("/dumps", params={"q": "pager"}).text
@@ -185,7 +185,7 @@ def test_api(client: TestClient, known: Known) -> None:
         "files",
     ):
         assert key in first
-    assert first["state"] == "incomplete" and first["reason"] == "timed out"
+    assert first["state"] == "incomplete" and first["reason"] == "server stopped"
     page = client.get("/api/dumps", params={"limit": 2, "offset": 2}).json()
     assert [d["id"] for d in page["dumps"]] == [d["id"] for d in body["dumps"][2:4]]
     one = client.get(f"/api/dumps/{known.host_a}.0").json()

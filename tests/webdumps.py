@@ -3,7 +3,7 @@
 Two clients send: three amd64 minidumps whose message buffers hold two
 different traps (two dumps share one), one plain dump with a panic string
 only, one dump with a hole, and one dump still open when the server stops
-(timed out). What the dashboard shows is then checked against these facts.
+(server stopped). What the dashboard shows is then checked against these facts.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def make_known_dumps(dumpdir: Path) -> Known:
         _send(host_b, srv, image(ZFS_TRAP), "page fault")
         _send(host_b, srv, b"plain memory image\n" * 200, "vm_fault: pager read error")
         _send(host_a, srv, b"z" * 4000, "spin lock held too long", length=8000)
-        # A dump that never finishes: the server's shutdown ends it as timed out.
+        # A dump that never finishes: the shutdown ends it "server stopped" (endings table).
         with DumpClient(host_b, srv[0], server_port=srv[1]) as c:
             c.herald()
             c.send(KDH, kdh(100_000, panicstring="watchdog timeout"))

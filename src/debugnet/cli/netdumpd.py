@@ -93,12 +93,15 @@ def _daemonize(ready: Callable[[], None]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from debugnet.cli.serve import build_config
+    from debugnet.cli.serve import build_config, configure
     from debugnet.server.app import run_server, setup_logging
     from debugnet.server.config import ServerConfig
 
     args = build_parser().parse_args(argv)
-    args.port, args.timeout, args.no_resolve, args.rcvbuf = 20023, 600.0, False, 4 << 20
+    serve = argparse.ArgumentParser(add_help=False)
+    configure(serve)
+    for name, value in vars(serve.parse_args([])).items():  # netdumpd has no flag: serve's default
+        setattr(args, name, getattr(args, name, value))
     try:
         config = build_config(args, create_dir=False)
         assert isinstance(config, ServerConfig)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import re
 import socket
 from pathlib import Path
@@ -44,6 +45,70 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--rcvbuf", type=int, default=4 << 20, help="per-session socket receive buffer in bytes"
+    )
+    parser.add_argument(
+        "--min-free",
+        default="0",
+        metavar="SIZE|N%",
+        help="free space to keep in the dump directory: bytes, K/M/G/T, or a percentage;"
+        " savecore's minfree file (kB) counts too. Below it heralds are refused and a"
+        " dump that would cross it ends incomplete (default: 0)",
+    )
+    parser.add_argument(
+        "--max-dump-size",
+        metavar="SIZE",
+        help="largest dump accepted (bytes, K/M/G/T); larger ones end incomplete",
+    )
+    parser.add_argument(
+        "--keep-per-host",
+        type=int,
+        metavar="N",
+        help="keep the newest N ended dumps per host, delete older ones",
+    )
+    parser.add_argument(
+        "--max-total",
+        metavar="SIZE",
+        help="delete the oldest ended dumps while all dumps take more than SIZE",
+    )
+    parser.add_argument(
+        "--max-age",
+        type=float,
+        metavar="DAYS",
+        help="delete ended dumps older than DAYS (by when they ended)",
+    )
+    parser.add_argument(
+        "--no-write-behind",
+        action="store_true",
+        help="do not sync data while it arrives (the whole dump is synced before FINISHED's ack)",
+    )
+    parser.add_argument(
+        "--handler-jobs",
+        type=int,
+        default=4,
+        metavar="N",
+        help="handler processes at once; up to 1024 more runs wait (default: 4)",
+    )
+    parser.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="answer heralds only from this network (repeatable; default: everyone)",
+    )
+    parser.add_argument(
+        "--max-sessions",
+        type=int,
+        default=256,
+        metavar="N",
+        help="sessions at once; at the limit a herald-only session silent 2 s gives way,"
+        " else the herald is refused (default: 256)",
+    )
+    parser.add_argument(
+        "--max-sessions-per-net",
+        type=int,
+        default=32,
+        metavar="N",
+        help="sessions at once from one /24, displacing as --max-sessions (default: 32)",
     )
     parser.add_argument(
         "--layout",
@@ -99,6 +164,8 @@ def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
     from debugnet.server.config import ServerConfig
     from debugnet.server.dumpdir import check_dump_dir
     from debugnet.server.handler import check_handler
+    from debugnet.server.limits import Floor, parse_size
+    from debugnet.server.retention import RetentionPolicy
 
     dumpdir = check_dump_dir(Path(args.dir).absolute(), create=create_dir)
     default = Path(args.default_path)
@@ -118,6 +185,24 @@ def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
         raise InvalidArgument(f"port {args.port} out of range")
     if args.timeout <= 0:
         raise InvalidArgument("timeout must be positive")
+    min_free = Floor.parse(args.min_free)
+    max_dump_size = parse_size(args.max_dump_size) if args.max_dump_size else None
+    if args.keep_per_host is not None and args.keep_per_host < 1:
+        raise InvalidArgument("--keep-per-host must be at least 1")
+    if args.max_age is not None and args.max_age <= 0:
+        raise InvalidArgument("--max-age must be positive")
+    retention = RetentionPolicy(
+        args.keep_per_host, parse_size(args.max_total) if args.max_total else None, args.max_age
+    )
+    for cidr in args.allow:
+        try:
+            ipaddress.IPv4Network(cidr, strict=False)
+        except ValueError as exc:
+            raise InvalidArgument(f"--allow {cidr}: {exc}") from None
+    if args.max_sessions < 1 or args.max_sessions_per_net < 1 or args.handler_jobs < 1:
+        raise InvalidArgument(
+            "--max-sessions, --max-sessions-per-net and --handler-jobs must be at least 1"
+        )
     return ServerConfig(
         dumpdir=dumpdir,
         bind=args.bind,
@@ -127,6 +212,14 @@ def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
         timeout=args.timeout,
         resolve=not args.no_resolve,
         rcvbuf=args.rcvbuf,
+        handler_jobs=args.handler_jobs,
+        write_behind=not args.no_write_behind,
+        min_free=min_free,
+        retention=retention,
+        max_dump_size=max_dump_size,
+        allow=tuple(args.allow),
+        max_sessions=args.max_sessions,
+        max_sessions_per_net=args.max_sessions_per_net,
         layout=getattr(args, "layout", "netdumpd"),
         catalogue=not getattr(args, "no_catalogue", False),
         collector_id=getattr(args, "collector_id", None) or socket.gethostname(),

@@ -129,6 +129,7 @@ def run_server(
             f"{name}: listening on udp {host}:{port}, dumps go to {config.store or config.dumpdir}",
             flush=True,
         )
+        log.info("%s", server.admission.describe())
         if detach is not None:
             detach(lock.rewrite if lock is not None else lambda: None)
         if extras is not None:

@@ -35,7 +35,8 @@ def handler_reason(state: DumpState, reason: str | None) -> str:
     """The word the recorder's policy gives the handler for this end."""
     if state is DumpState.COMPLETE:
         return "success"
-    return "timeout" if reason == Reason.TIMED_OUT.value else "error"
+    stopped = (Reason.TIMED_OUT.value, Reason.SERVER_STOPPED.value)  # as endings.py's table
+    return "timeout" if reason in stopped else "error"
 
 
 class CataloguedSink:
@@ -81,6 +82,9 @@ class CataloguedSink:
         self._info += line
         if line.startswith(b"Bad KDH"):
             self._handle.bad_kdh()
+            if not self._ended:  # the recorder writes it only as a dump's last line (endings.py)
+                detail = line.decode("utf-8", "replace").strip().removeprefix("Bad KDH: ")
+                self._end(DumpState.FAILED, f"{Reason.BAD_KDH.value}: {detail}")
         elif _KDH_LINE in line:
             self._handle.info_fields(parse_info(bytes(self._info)))
         elif not self._ended:
@@ -102,6 +106,9 @@ class CataloguedSink:
 
     def publish(self) -> None:
         self._inner.publish()
+
+    def allocated(self) -> int:
+        return self._inner.allocated()
 
     def close(self) -> None:
         self._inner.close()
@@ -191,6 +198,12 @@ class CataloguedStore:
 
     def free_bytes(self, request: DumpRequest | None = None) -> int:
         return self.inner.free_bytes(request)
+
+    def check(self, request: DumpRequest) -> None:
+        self.inner.check(request)
+
+    def room(self, request: DumpRequest | None = None) -> int:
+        return self.inner.room(request)
 
     def handler_exited(self, info: Path, status: int) -> None:
         """The handler run for the dump with this info file exited with ``status``."""

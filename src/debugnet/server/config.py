@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from debugnet.server.limits import Floor
+from debugnet.server.retention import RetentionPolicy
 from debugnet.wire.constants import NETDUMP_ACKPORT, NETDUMP_PORT
 
 MAX_DUMPS = 1024
@@ -32,6 +34,25 @@ class ServerConfig:
     max_dumps: int = MAX_DUMPS
     progress_interval: float = 5.0
     max_datagram: int = 65535
+    min_free: Floor = field(default_factory=Floor)
+    """Free space kept on the dump directory's file system (savecore's ``minfree`` too)."""
+    max_dump_size: int | None = None
+    """Bytes one dump may have; None: as the KDH says."""
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    """--keep-per-host, --max-total, --max-age: applied when a dump ends and hourly."""
+    write_behind: bool = True
+    """Make data durable while it arrives, so FINISHED is acked quickly."""
+    handler_jobs: int = 4
+    """Handler processes at once; more runs wait in a queue."""
+    handler_queue: int = 1024
+    """Handler runs that may wait; past that a run is logged and dropped."""
+    allow: tuple[str, ...] = ()
+    """CIDR networks whose heralds are answered; empty: everyone."""
+    max_sessions: int = 256
+    max_sessions_per_net: int = 32
+    """Sessions at once from one /24."""
+    displace_after: float = 2.0
+    """At a limit, a herald-only session silent this long gives way to a new herald."""
     batch: bool = True
     """Use recvmmsg/sendmmsg where available (Linux)."""
     layout: str = "netdumpd"

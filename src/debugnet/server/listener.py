@@ -21,19 +21,24 @@ from types import FrameType
 
 from debugnet.catalogue import Catalogue, CatalogueWriter, DumpRecord, open_catalogue_at
 from debugnet.catalogue.postgres import PostgresCatalogue, is_postgres_url
+from debugnet.catalogue.record import dump_id
 from debugnet.catalogue.tracker import recover_interrupted
 from debugnet.errors import WireError
+from debugnet.server.admission import OPERATOR_ACTION, Admission, RateLimitedLog, Refusal
 from debugnet.server.catalogued import CataloguedStore
 from debugnet.server.config import ServerConfig
 from debugnet.server.context import SessionContext
+from debugnet.server.endings import Ending, Outcome
 from debugnet.server.handler import HandlerRunner
 from debugnet.server.monitor import Monitor
-from debugnet.server.recorder import Outcome
 from debugnet.server.resolver import Resolver
+from debugnet.server.retention import RetentionRunner, StoredDump
 from debugnet.server.s3.store import S3Store
 from debugnet.server.store import DumpStore
 from debugnet.server.stores import open_store, store_root
+from debugnet.server.sweep import mark_interrupted
 from debugnet.server.worker import SessionWorker
+from debugnet.transport.server_session import Herald
 from debugnet.wire.message import parse_herald
 
 log = logging.getLogger(__name__)
@@ -76,6 +81,8 @@ class ListenerCounter(StrEnum):
     DUMPS_SUCCESS = "dumps success"
     DUMPS_ERROR = "dumps error"
     DUMPS_TIMEOUT = "dumps timeout"
+    DISPLACED = "displaced"
+    HERALD_ONLY = "herald-only sessions"
 
 
 _DUMPS = {
@@ -109,7 +116,9 @@ class Server:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.resolver = Resolver(config.resolve, config.dns_timeout)
-        self.handlers = HandlerRunner(config.handler, config.dumpdir)
+        self.handlers = HandlerRunner(
+            config.handler, config.dumpdir, config.handler_jobs, config.handler_queue
+        )
         directory = open_store(config)
         self.backend = directory
         self.catalogue: CataloguedStore | None = None
@@ -123,7 +132,15 @@ class Server:
         self.context = SessionContext(
             config, self.resolver, self.handlers, self.store, self.monitor
         )
-        self.counters: Counter[ListenerCounter] = Counter()
+        self.counters: Counter[str] = Counter()
+        """Keyed by ``ListenerCounter`` and ``Refusal`` values."""
+        self.admission = Admission(
+            config.allow, config.max_sessions, config.max_sessions_per_net, config.displace_after
+        )
+        self._refusal_log = RateLimitedLog()
+        self.retention = RetentionRunner(
+            config.dumpdir, config.retention, on_deleted=self._retention_deleted
+        )
         self._workers: dict[str, SessionWorker] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -149,6 +166,21 @@ class Server:
             self.backend.sweep()
         if self.catalogue is not None:
             self.recover_interrupted()
+        else:  # the port is ours: no one receives; the catalogue's recovery does this with it
+            mark_interrupted(cfg.dumpdir, self.handlers.run)
+        self.retention.start()
+
+    def _retention_deleted(self, gone: list[StoredDump]) -> None:
+        """Retention deleted these dumps' files: their records stay (history, groups), filesless."""
+        if self.catalogue is None:
+            return
+        ids = [dump_id(d.path, d.host, d.index) for d in gone]
+
+        def record(cat: Catalogue) -> None:
+            for one in ids:
+                cat.update(one, files=[])
+
+        self.catalogue.writer.submit(record)
 
     def recover_interrupted(self) -> None:
         """Dumps this collector was receiving when it last died: marked, handler run (error)."""
@@ -194,14 +226,15 @@ class Server:
         self._stop.set()
 
     def shutdown(self, timeout: float = 10.0) -> None:
-        """End every open session as timed out (handlers run), then close."""
+        """End every open session as server stopped (handlers run), then close."""
         with self._lock:
             workers = list(self._workers.values())
         for worker in workers:
-            worker.request_end()
+            worker.request_end(Ending.SERVER_STOPPED)
         for worker in workers:
             worker.thread.join(timeout)
         self.handlers.wait(timeout)
+        self.retention.stop()
         if self.catalogue is not None:
             self.catalogue.writer.close(timeout)
             if self.catalogue.claims is not None:
@@ -237,8 +270,8 @@ class Server:
             return
         if port != self.config.client_port:
             self.counters[ListenerCounter.WRONG_SOURCE_PORT] += 1
-            self.monitor.herald_refused("wrong_source_port")
-            log.debug("%s:%d: herald not from port %d; dropped", ip, port, self.config.client_port)
+            detail = f"sent from port {port}, not {self.config.client_port}"
+            self._refuse(Refusal.WRONG_SOURCE_PORT, detail, ip)
             return
         self.counters[ListenerCounter.HERALDS] += 1
         local = _destination(ancdata, self.config.bind)
@@ -256,21 +289,72 @@ class Server:
                 log.warning("%s: new herald after data; ending the old dump as timed out", ip)
                 self.counters[ListenerCounter.RESTARTS] += 1
             old.request_end()
-        worker = SessionWorker(self.context, herald, ip, local, self.worker_done)
+        elif not self._admit(ip, now):
+            return
+        self._start(herald, ip, local)
+
+    def _admit(self, ip: str, now: float) -> bool:
+        """Ask admission; end the session it displaces. False: the herald is refused."""
         with self._lock:
-            self._workers[ip] = worker
+            sessions = list(self._workers.values())
+        decision = self.admission.decide(ip, sessions, now)
+        if decision.refusal is not None:
+            self._refuse(decision.refusal, "over the limit", ip)
+            return False
+        victim = decision.displace
+        if victim is not None:
+            assert isinstance(victim, SessionWorker)
+            with self._lock:
+                if self._workers.get(victim.client_ip) is victim:
+                    del self._workers[victim.client_ip]
+                self.counters[ListenerCounter.DISPLACED] += 1
+            victim.request_end()
+            self._refusal_log.warn(
+                ListenerCounter.DISPLACED,
+                f"{victim.client_ip}: herald-only session displaced by a herald from {ip}",
+                now,
+            )
+        return True
+
+    def _start(self, herald: Herald, ip: str, local: str) -> None:
+        """Start a worker; out of threads or memory, the herald is refused, never a crash."""
+        try:
+            worker = SessionWorker(self.context, herald, ip, local, self.worker_done)
+            with self._lock:
+                self._workers[ip] = worker
+            worker.start()
+        except (RuntimeError, MemoryError, OSError) as exc:
+            with self._lock:
+                if self._workers.get(ip) is not None and not self._workers[ip].thread.is_alive():
+                    del self._workers[ip]
+            self._refuse(Refusal.NO_RESOURCES, f"cannot start a session: {exc}", ip)
+            return
+        with self._lock:
             self.counters[ListenerCounter.SESSIONS] += 1
-        worker.start()
+
+    def _refuse(self, reason: Refusal, detail: str, ip: str) -> None:
+        """Count a refused herald; log it at most once a minute per reason."""
+        with self._lock:
+            self.counters[reason] += 1
+        self.monitor.herald_refused(reason.name.lower())
+        level = logging.ERROR if reason in OPERATOR_ACTION else logging.WARNING
+        message = f"{ip}: {reason.value}: {detail}; herald not acknowledged"
+        self._refusal_log.warn(reason, message, time.monotonic(), level)
 
     # -- called by workers ---------------------------------------------------
 
-    def worker_done(self, worker: SessionWorker, outcome: Outcome | None) -> None:
+    def worker_done(self, worker: SessionWorker, ending: Ending | None) -> None:
         """A worker's thread is ending: count how its dump ended and forget it."""
         with self._lock:
-            if outcome is not None:
-                self.counters[_DUMPS[outcome]] += 1
+            if ending is not None:
+                self.counters[_DUMPS[ending.handler]] += 1
+                self.retention.trigger()
+            elif worker.recorder is not None and worker.recorder.herald_only:
+                self.counters[ListenerCounter.HERALD_ONLY] += 1
             if self._workers.get(worker.client_ip) is worker:
                 del self._workers[worker.client_ip]
+        if worker.refused is not None:
+            self._refuse(*worker.refused, ip=worker.client_ip)
 
     def active_sessions(self) -> int:
         with self._lock:

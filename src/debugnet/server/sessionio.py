@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 Receive = Callable[[], list[memoryview]]
 Transmit = Callable[[list[bytes]], object]
+Release = Callable[[], None]
 
 
 def open_session_socket(config: ServerConfig, local_ip: str, client_ip: str) -> socket.socket:
@@ -67,17 +68,18 @@ def session_io(
     stopping: Callable[[], bool],
     closers: list[Callable[[], None]],
     label: str,
-) -> tuple[Receive, Transmit]:
+) -> tuple[Receive, Transmit, Release]:
     """Batched recvmmsg/sendmmsg where the platform has them, else a datagram at a time.
 
     ``receive`` returns an empty list, not a zero-length datagram, once
     ``stopping()`` is true and the socket was shut down to wake it.
+    ``release`` gives the receive buffers' memory back while the session is idle.
     """
     if config.batch and mmsg.available():
         rx = mmsg.BatchReceiver(sock.fileno(), slot_size=config.max_datagram)
         tx = mmsg.BatchSender(sock.fileno())
         closers.append(rx.close)
-        return rx.receive, tx.send
+        return rx.receive, tx.send, rx.release
     buf = bytearray(config.max_datagram)
     view = memoryview(buf)
     recv_into = sock.recv_into
@@ -89,4 +91,4 @@ def session_io(
     def transmit(datagrams: list[bytes]) -> None:
         send_all(sock, datagrams, label)
 
-    return receive, transmit
+    return receive, transmit, lambda: None  # one 64 KiB buffer: nothing worth giving back

@@ -55,6 +55,10 @@ class DumpLimitReached(DebugnetError):
     """Every index below the per-host limit is taken."""
 
 
+class BelowFloor(DumpLimitReached):
+    """Free space is below the disk floor (``--min-free`` or the ``minfree`` file)."""
+
+
 @dataclass(frozen=True, slots=True)
 class DumpRequest:
     """Who a new dump is from and where its client asked for it to go."""
@@ -118,6 +122,10 @@ class DumpSink(Protocol):
         """The dump is complete: point ``<host>.last`` at it and make the names durable."""
         ...
 
+    def allocated(self) -> int:
+        """Bytes of storage the vmcore takes now (blocks, not its length: sparse files)."""
+        ...
+
     def close(self) -> None:
         """Release the dump's resources; idempotent. A partial dump stays as it is."""
         ...
@@ -135,6 +143,19 @@ class DumpStore(Protocol):
         """
         ...
 
+    def check(self, request: DumpRequest) -> None:
+        """Whether a dump for ``request`` could be created now, without creating anything.
+
+        Asked before a herald is acknowledged (the dump itself is created only
+        when its first KDH, key or data arrives). Raises ``BelowFloor``,
+        ``DumpLimitReached`` or ``OSError``, as ``create`` would.
+        """
+        ...
+
     def free_bytes(self, request: DumpRequest | None = None) -> int:
         """Bytes available to an unprivileged writer where ``request``'s dump would go."""
+        ...
+
+    def room(self, request: DumpRequest | None = None) -> int:
+        """Bytes that may still be written before the disk floor; negative below it."""
         ...

@@ -7,6 +7,7 @@ from pathlib import Path
 from debugnet.server.config import ServerConfig
 from debugnet.server.storage import DirectoryStore
 from debugnet.server.store import DumpStore
+from debugnet.server.writebehind import WriteBehind
 
 
 def open_store(config: ServerConfig) -> DumpStore:
@@ -18,6 +19,8 @@ def open_store(config: ServerConfig) -> DumpStore:
             config.max_dumps,
             config.write_buffer,
             config.layout,
+            min_free=config.min_free,
+            write_behind=WriteBehind() if config.write_behind else None,
         )
     from debugnet.server.s3.location import S3Location
     from debugnet.server.s3.store import S3Store

@@ -34,6 +34,7 @@ class Reason(Enum):
     """Why a dump is not complete; details (ranges, errors) follow after a colon."""
 
     TIMED_OUT = "timed out"
+    SERVER_STOPPED = "server stopped"
     HOLES = "holes"
     BAD_KDH = "bad KDH"
     WRITE_ERROR = "write error"
@@ -56,6 +57,7 @@ _FIELD = re.compile(r"^  ([A-Za-z ]+): ?(.*)$")
 _FROM = re.compile(r"^Dump from (\S*) \[([^\]]*)\]$")
 _DEVICE = re.compile(r"^Dump header from device:? (.*)$")
 _LEADING_INT = re.compile(r"^\s*(-?\d+)")
+_MISSING = re.compile(r"^\d+ bytes missing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,11 +124,15 @@ def end_outcome(line: str) -> Outcome | None:
         return Outcome(DumpState.COMPLETE)
     if line == "Dump incomplete: client timed out":
         return Outcome(DumpState.INCOMPLETE, Reason.TIMED_OUT.value)
+    if line == "Dump incomplete: server stopped":
+        return Outcome(DumpState.INCOMPLETE, Reason.SERVER_STOPPED.value)
     if line == INTERRUPTED_LINE.decode().rstrip("\n"):
         return Outcome(DumpState.INCOMPLETE, Reason.INTERRUPTED.value)
     if line.startswith("Dump incomplete: "):
         detail = line.removeprefix("Dump incomplete: ")
-        return Outcome(DumpState.INCOMPLETE, f"{Reason.HOLES.value}: {detail}")
+        if _MISSING.match(detail):
+            return Outcome(DumpState.INCOMPLETE, f"{Reason.HOLES.value}: {detail}")
+        return Outcome(DumpState.INCOMPLETE, detail)  # no data, a guard's limit (endings.py)
     if line.startswith("Dump unsuccessful: write error"):
         detail = line.removeprefix("Dump unsuccessful: ")
         return Outcome(DumpState.FAILED, detail)

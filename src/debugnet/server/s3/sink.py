@@ -72,6 +72,10 @@ class S3Sink:
         """The vmcore's length so far (the catalogue's ``bytes``: there is no file to stat)."""
         return self.upload.frontier
 
+    def allocated(self) -> int:
+        """Bytes of the vmcore taken so far (no sparse files in a bucket: its length)."""
+        return self.upload.frontier
+
     @property
     def index(self) -> int:
         return self._index

@@ -207,8 +207,17 @@ class S3Store:
 
         return self.retrier.call(f"list {prefix}", listing)
 
+    def check(self, request: DumpRequest) -> None:
+        """Nothing to check before the ack: a bucket has no floor, and ``create``'s
+        conditional create is what decides the index (a store that is down fails
+        there, when the dump's first KDH, key or data arrives)."""
+
     def free_bytes(self, request: DumpRequest | None = None) -> int:
         """A bucket has no free-space figure; the spool bound is what limits a session."""
+        return sys.maxsize
+
+    def room(self, request: DumpRequest | None = None) -> int:
+        """No disk floor in a bucket (its quotas, if any, answer a PUT with an error)."""
         return sys.maxsize
 
     # -- start-up, folders, shutdown -----------------------------------------
