@@ -36,6 +36,7 @@ from debugnet.catalogue.files import scan
 from debugnet.catalogue.record import DumpRecord, Group, Layout, ListQuery, dump_id, split_id
 from debugnet.catalogue.sqlite import CATALOGUE_NAME, SqliteCatalogue, catalogue_path
 from debugnet.catalogue.writer import CatalogueWriter
+from debugnet.errors import InvalidArgument
 from debugnet.triage.info import DumpState, Reason
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "ListQuery",
     "dump_id",
     "open_catalogue",
+    "open_catalogue_at",
     "reindex",
     "split_id",
 ]
@@ -59,6 +61,23 @@ log = logging.getLogger(__name__)
 def open_catalogue(dumpdir: Path) -> Catalogue:
     """The embedded catalogue of a dump directory (created, or migrated forward, on open)."""
     return SqliteCatalogue(catalogue_path(dumpdir))
+
+
+def open_catalogue_at(url: str | None, dumpdir: Path, *, migrate: bool = False) -> Catalogue:
+    """``--catalogue``: a ``postgresql://`` URL, an SQLite file, or (None) the dump directory's.
+
+    A shared PostgreSQL catalogue is only migrated when asked (``debugnet
+    dumps migrate``); SQLite files are migrated forward on open.
+    """
+    if url is None:
+        return open_catalogue(dumpdir)
+    from debugnet.catalogue.postgres import PostgresCatalogue, is_postgres_url
+
+    if is_postgres_url(url):
+        return PostgresCatalogue(url, migrate=migrate)
+    if "://" in url:
+        raise InvalidArgument(f"unknown catalogue {url!r}: a postgresql:// URL or an SQLite file")
+    return SqliteCatalogue(Path(url))
 
 
 def reindex(catalogue: Catalogue, dumpdir: Path) -> int:

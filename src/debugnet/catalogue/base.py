@@ -28,6 +28,19 @@ class Catalogue(ABC):
         """Insert or replace the record with this record's ID."""
 
     @abstractmethod
+    def claim(self, record: DumpRecord) -> bool:
+        """Insert the record only if its ID is free (atomically); False when it was taken.
+
+        How collectors sharing a catalogue allocate ``<host>.<N>``: the ID is
+        ``path/host.N``, unique, so of two collectors claiming one N one loses
+        and tries the next.
+        """
+
+    @abstractmethod
+    def highest_index(self, path: str, host: str) -> int | None:
+        """The highest N recorded for ``host`` in ``path``, or None."""
+
+    @abstractmethod
     def update(self, dump_id: str, **changes: object) -> None:
         """Change some fields of one record (names as in ``DumpRecord``)."""
 

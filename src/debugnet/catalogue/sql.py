@@ -71,6 +71,11 @@ UPSERT = (
     f"INSERT INTO dumps (id, {COLUMN_LIST}) VALUES (?, {', '.join('?' for _ in COLUMNS)}) "
     "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for _, c, _ in COLUMNS)
 )
+CLAIM = (
+    f"INSERT INTO dumps (id, {COLUMN_LIST}) VALUES (?, {', '.join('?' for _ in COLUMNS)}) "
+    "ON CONFLICT (id) DO NOTHING"
+)
+HIGHEST = "SELECT MAX(idx) FROM dumps WHERE path = ? AND host = ?"
 SELECT = f"SELECT {COLUMN_LIST} FROM dumps"
 DELETE_ONE = "DELETE FROM dumps WHERE id = ?"
 DELETE_ALL = "DELETE FROM dumps"

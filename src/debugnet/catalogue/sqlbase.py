@@ -149,6 +149,15 @@ class SqlCatalogue(Catalogue):
         self._exec(sql.UPSERT, _to_row(record))
         self.commit()
 
+    def claim(self, record: DumpRecord) -> bool:
+        taken = self._exec(sql.CLAIM, _to_row(record)).rowcount == 1
+        self._db.commit()
+        return bool(taken)
+
+    def highest_index(self, path: str, host: str) -> int | None:
+        row = self._exec(sql.HIGHEST, (path, host)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def update(self, dump_id: str, **changes: object) -> None:
         bad = set(changes) - _UPDATABLE
         if bad:

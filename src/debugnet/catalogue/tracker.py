@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from debugnet.catalogue.base import Catalogue
@@ -133,8 +134,17 @@ class DumpHandle:
         self._writer.submit(lambda cat: cat.update(dump_id, handler_status=status))
 
 
+def _append_interrupted(info: Path) -> None:
+    with open(info, "ab") as out:
+        out.write(INTERRUPTED_LINE)
+
+
 def recover_interrupted(
-    catalogue: Catalogue, dumpdir: Path, collector: str, now: float
+    catalogue: Catalogue,
+    dumpdir: Path,
+    collector: str,
+    now: float,
+    mark: Callable[[Path], None] | None = None,
 ) -> list[DumpRecord]:
     """Dumps this collector was receiving when it died: marked, their info files told.
 
@@ -142,8 +152,9 @@ def recover_interrupted(
     catalogue could not be told: a full disk) takes its state from the file,
     which is the source of truth; its handler has run. Each other one gets
     ``Dump incomplete: server stopped while receiving`` appended to its info
-    file and the state ``incomplete: interrupted``; the caller runs the
-    handler with ``error`` for each record returned.
+    file (by ``mark``, for a store that is not a directory) and the state
+    ``incomplete: interrupted``; the caller runs the handler with ``error``
+    for each record returned.
     """
     marked = []
     for record in catalogue.receiving(collector):
@@ -157,8 +168,7 @@ def recover_interrupted(
             continue
         if info is not None:
             try:
-                with open(info, "ab") as out:
-                    out.write(INTERRUPTED_LINE)
+                (mark or _append_interrupted)(info)
             except OSError as exc:
                 log.error("cannot mark %s interrupted: %s", info, exc)
         record.state, record.reason = DumpState.INCOMPLETE, Reason.INTERRUPTED.value

@@ -29,6 +29,16 @@ def duration(text: str) -> float:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", type=Path, default=Path("crash"), help="dump directory")
+    parser.add_argument(
+        "--catalogue",
+        metavar="URL",
+        help="a shared catalogue (postgresql://...) or an SQLite file (default: in --dir)",
+    )
+    parser.add_argument(
+        "--store",
+        metavar="s3://BUCKET[/PREFIX]",
+        help="the bucket a collector's --store names (for mkdir)",
+    )
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = sub.add_parser("list", help="dumps, newest first")
     p.add_argument("--host")
@@ -57,13 +67,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("rm", help="delete dumps and their records")
     p.add_argument("ids", nargs="+", metavar="ID")
     sub.add_parser("reindex", help="rebuild the catalogue from the files")
+    sub.add_parser("migrate", help="create the catalogue's schema or migrate it forward")
+    p = sub.add_parser("mkdir", help="create a folder heralds may name (PATH/ in the bucket)")
+    p.add_argument("path", metavar="PATH")
     p = sub.add_parser("merge", help="record that two signatures are one cause")
     p.add_argument("a", metavar="SIG_A")
     p.add_argument("b", metavar="SIG_B")
     parser.set_defaults(command="dumps")
 
 
-def _open(dumpdir: Path, *, build: bool = True) -> Catalogue:
+def _open(args: argparse.Namespace) -> Catalogue:
+    from debugnet.catalogue import open_catalogue_at
+
+    if args.catalogue is not None:  # a shared catalogue: no dump directory to build it from
+        return open_catalogue_at(args.catalogue, args.dir, migrate=args.action == "migrate")
+    return _open_dir(args.dir, build=args.action not in ("reindex", "migrate"))
+
+
+def _open_dir(dumpdir: Path, *, build: bool = True) -> Catalogue:
     from debugnet.catalogue import open_catalogue, reindex
     from debugnet.catalogue.sqlite import catalogue_path
 
@@ -88,7 +109,9 @@ def _record(catalogue: Catalogue, dump_id: str) -> DumpRecord:
 
 
 def run(args: argparse.Namespace) -> int:
-    catalogue = _open(args.dir, build=args.action != "reindex")
+    if args.action == "mkdir":
+        return _mkdir(args)
+    catalogue = _open(args)
     try:
         handler = _ACTIONS[args.action]
         return handler(args, catalogue)
@@ -134,11 +157,7 @@ def _show(args: argparse.Namespace, catalogue: Catalogue) -> int:
     from debugnet.errors import DebugnetError
 
     record = _record(catalogue, args.id)
-    info_path = args.dir / record.files[0] if record.files else None
-    try:
-        info = info_path.read_text(errors="replace") if info_path else ""
-    except OSError as exc:
-        info = f"(cannot read {info_path}: {exc.strerror})"
+    info = _info_text(args, record)
     try:
         tail = "\n".join(actions.msgbuf(args.dir, record).rstrip("\n").split("\n")[-20:])
     except DebugnetError as exc:
@@ -153,6 +172,30 @@ def _show(args: argparse.Namespace, catalogue: Catalogue) -> int:
     print("message buffer (last 20 lines):")
     print("  " + tail.replace("\n", "\n  "))
     return 0
+
+
+def _info_text(args: argparse.Namespace, record: DumpRecord) -> str:
+    """The dump's info file, from --dir or (with --store) from the bucket."""
+    names = [f for f in record.files if Path(f).name.startswith("info.")]
+    if not names:
+        return ""
+    if args.store is None:
+        path: Path = args.dir / names[0]
+        try:
+            return path.read_text(errors="replace")
+        except OSError as exc:
+            return f"(cannot read {path}: {exc.strerror})"
+    from debugnet.server.s3.location import S3Location
+    from debugnet.server.s3.store import S3Store
+
+    store = S3Store(S3Location.parse(args.store), workers=1)
+    try:
+        found = store.get_object(store.location.key(names[0]))
+    except Exception as exc:
+        return f"(cannot read {names[0]} from {args.store}: {exc})"
+    finally:
+        store.close()
+    return "(no info object)" if found is None else found[0].decode("utf-8", "replace")
 
 
 def _msgbuf(args: argparse.Namespace, catalogue: Catalogue) -> int:
@@ -214,7 +257,38 @@ def _merge(args: argparse.Namespace, catalogue: Catalogue) -> int:
     return 0
 
 
+def _mkdir(args: argparse.Namespace) -> int:
+    """A folder for herald paths: ``PREFIX/PATH/`` in the bucket, or a directory under --dir."""
+    if args.store is None:
+        target = args.dir / args.path
+        if Path(args.path).is_absolute() or ".." in Path(args.path).parts:
+            raise InvalidArgument(f"{args.path!r} must be relative, without '..'")
+        target.mkdir(parents=True, exist_ok=True)
+        print(f"created {target}")
+        return 0
+    from debugnet.server.s3.location import S3Location
+    from debugnet.server.s3.store import S3Store
+
+    store = S3Store(S3Location.parse(args.store), workers=1)
+    try:
+        key = store.mkdir(args.path)
+    except ValueError as exc:
+        raise InvalidArgument(str(exc)) from None
+    finally:
+        store.close()
+    print(f"created s3://{store.location.bucket}/{key}")
+    return 0
+
+
+def _migrate(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    from debugnet.catalogue.sql import SCHEMA_VERSION
+
+    print(f"catalogue schema at version {SCHEMA_VERSION}")
+    return 0
+
+
 _ACTIONS = {
+    "migrate": _migrate,
     "list": _list,
     "show": _show,
     "groups": _groups,

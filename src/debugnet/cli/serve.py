@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import re
+import socket
 from pathlib import Path
 
 from debugnet.cli import serve_extras
 from debugnet.errors import InvalidArgument
+
+_SIZE = re.compile(r"^(\d+)([kKmMgG]?)(?:i?[bB])?$")
+
+
+def size(text: str) -> int:
+    """``256M``, ``64MiB``, ``1G`` or plain bytes."""
+    m = _SIZE.match(text.strip())
+    if m is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (like 256M, 1G)")
+    return int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[m.group(2).lower()]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -110,6 +122,38 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="do not record dumps in <dir>/catalogue.sqlite",
     )
     parser.add_argument(
+        "--store",
+        metavar="s3://BUCKET[/PREFIX]",
+        help="send dumps to S3-compatible object storage (AWS configuration as usual)",
+    )
+    parser.add_argument(
+        "--catalogue",
+        metavar="URL",
+        help="a shared catalogue (postgresql://...) or an SQLite file (default: in --dir)",
+    )
+    parser.add_argument(
+        "--collector-id",
+        help="this collector's name in the catalogue and the bucket (default: the hostname)",
+    )
+    parser.add_argument(
+        "--spool-max",
+        type=size,
+        default=256 << 20,
+        help="out-of-order bytes held per session for an object store (default: 256M)",
+    )
+    parser.add_argument(
+        "--store-timeout",
+        type=float,
+        default=30.0,
+        help="seconds the object store may be unreachable before a dump fails (default: 30)",
+    )
+    parser.add_argument(
+        "--parts-in-flight",
+        type=int,
+        default=4,
+        help="parts of one dump uploading at once (default: 4)",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
     parser.add_argument("--syslog", action="store_true", help="log to syslog instead of stderr")
@@ -129,7 +173,12 @@ def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
         raise InvalidArgument(
             f"default path {args.default_path!r} must be relative to the dump dir"
         )
-    if not (dumpdir / default).is_dir():
+    store = getattr(args, "store", None)
+    if store is not None:
+        from debugnet.server.s3.location import S3Location
+
+        S3Location.parse(store)  # a bad URL is a usage error now, not at the first dump
+    elif not (dumpdir / default).is_dir():
         raise InvalidArgument(f"default path {dumpdir / default} is not a directory")
     handler = check_handler(Path(args.handler)) if args.handler else None
     if not 0 < args.port < 65536:
@@ -173,6 +222,12 @@ def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
         max_sessions_per_net=args.max_sessions_per_net,
         layout=getattr(args, "layout", "netdumpd"),
         catalogue=not getattr(args, "no_catalogue", False),
+        collector_id=getattr(args, "collector_id", None) or socket.gethostname(),
+        store=store,
+        catalogue_url=getattr(args, "catalogue", None),
+        spool_max=getattr(args, "spool_max", 256 << 20),
+        store_timeout=getattr(args, "store_timeout", 30.0),
+        parts_in_flight=max(1, getattr(args, "parts_in_flight", 4)),
     )
 
 

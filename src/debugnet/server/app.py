@@ -125,7 +125,10 @@ def run_server(
         # Handlers first: whoever reads "listening" may signal at once.
         server.install_signal_handlers()
         host, port = server.address
-        print(f"{name}: listening on udp {host}:{port}, dumps go to {config.dumpdir}", flush=True)
+        print(
+            f"{name}: listening on udp {host}:{port}, dumps go to {config.store or config.dumpdir}",
+            flush=True,
+        )
         log.info("%s", server.admission.describe())
         if detach is not None:
             detach(lock.rewrite if lock is not None else lambda: None)

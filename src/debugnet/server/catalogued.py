@@ -11,6 +11,7 @@ Bytes received are the vmcore's size, read in that thread when the dump ends.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -18,15 +19,17 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from debugnet.catalogue import CatalogueWriter, DumpRecord, Layout
+from debugnet.catalogue import Catalogue, CatalogueWriter, DumpRecord, Layout
 from debugnet.catalogue.tracker import DumpHandle
-from debugnet.server.store import Chunk, DumpRequest, DumpSink, DumpStore
+from debugnet.errors import DebugnetError
+from debugnet.server.store import Chunk, DumpLimitReached, DumpRequest, DumpSink, DumpStore
 from debugnet.triage.info import DumpState, Reason, end_outcome, parse_info
 
 log = logging.getLogger(__name__)
 
 _KDH_LINE = b"  Architecture: "
 _FLUSH_BEFORE_ACK = 2.0  # seconds the FINISHED ack may wait for the catalogue
+_CLAIM_TRIES = 64
 
 
 def handler_reason(state: DumpState, reason: str | None) -> str:
@@ -92,7 +95,8 @@ class CataloguedSink:
 
     def _end(self, state: DumpState, reason: str | None) -> None:
         self._ended = True
-        self._handle.end(state, reason, handler_reason(state, reason), None, time.time())
+        total = getattr(self._inner, "bytes_received", None)  # stores without local files
+        self._handle.end(state, reason, handler_reason(state, reason), total, time.time())
 
     def set_format(self, *, encrypted: bool, compression: str) -> None:
         self._inner.set_format(encrypted=encrypted, compression=compression)
@@ -131,6 +135,7 @@ class CataloguedStore:
         layout: str = Layout.NETDUMPD,
         progress_interval: float = 5.0,
         handler: bool = False,
+        claims: Catalogue | None = None,
     ) -> None:
         self.inner = inner
         self.writer = writer
@@ -141,15 +146,16 @@ class CataloguedStore:
         self.handler = handler
         """Whether a handler runs after each dump (else no exit status is waited for)."""
         self._by_info: dict[Path, DumpHandle] = {}
+        self.claims = claims
+        """A catalogue connection of its own for claiming IDs (shared catalogues only)."""
         self._lock = threading.Lock()
 
-    def create(self, request: DumpRequest) -> CataloguedSink:
-        sink = self.inner.create(request)
+    def _record(self, request: DumpRequest, sink: DumpSink) -> DumpRecord:
         directory = sink.info_path.parent
         if self.layout == Layout.SAVECORE:
             directory = directory.parent
         path = os.path.relpath(directory, self.root)
-        record = DumpRecord(
+        return DumpRecord(
             host=request.host,
             index=sink.index,
             started=time.time(),
@@ -159,6 +165,36 @@ class CataloguedStore:
             encrypted=False,
             collector=self.collector,
         )
+
+    def _claimed(self, record: DumpRecord) -> bool:
+        """Whether this collector may use the record's ID in a shared catalogue.
+
+        Collectors sharing a database but not a directory each find
+        ``<host>.<N>`` free on their own disk; the claim (one atomic insert)
+        lets one of them have it. An unreachable database does not hold up
+        the herald: the dump goes on and its record is written when it can.
+        """
+        if self.claims is None:
+            return True
+        try:
+            return self.claims.claim(record)
+        except DebugnetError as exc:
+            log.warning("catalogue claim of %s failed (%s); going on", record.id, exc)
+            return True
+
+    def create(self, request: DumpRequest) -> CataloguedSink:
+        for _ in range(_CLAIM_TRIES):
+            sink = self.inner.create(request)
+            record = self._record(request, sink)
+            if self._claimed(record):
+                break
+            log.info("%s is a peer's in the catalogue; taking the next index", record.id)
+            sink.close()
+            for path in (sink.info_path, sink.core_path):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+        else:
+            raise DumpLimitReached(f"no index for {request.host} is free in the catalogue")
         handle = DumpHandle(self.writer, self.root, record, self.progress_interval)
         handle.files([sink.info_path, sink.core_path])
         if self.handler:

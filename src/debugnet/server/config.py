@@ -61,3 +61,14 @@ class ServerConfig:
     """Record every dump in <dumpdir>/catalogue.sqlite (debugnet dumps reads it)."""
     collector_id: str = ""
     """This collector's name in the catalogue; start-up recovers only its own dumps."""
+    store: str | None = None
+    """``s3://BUCKET[/PREFIX]``: dumps go to object storage instead of ``dumpdir``."""
+    catalogue_url: str | None = None
+    """A shared catalogue (``postgresql://...``) or an SQLite file; None: in ``dumpdir``."""
+    spool_max: int = 256 * 1024 * 1024
+    """Out-of-order bytes one session may hold back from an object store's upload."""
+    store_timeout: float = 30.0
+    """Seconds an object store may stay unreachable before a dump ends incomplete."""
+    parts_in_flight: int = 4
+    """Parts of one dump uploading at once."""
+    part_size: int = 8 * 1024 * 1024

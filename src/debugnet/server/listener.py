@@ -19,7 +19,8 @@ from collections import Counter
 from enum import StrEnum
 from types import FrameType
 
-from debugnet.catalogue import Catalogue, CatalogueWriter, DumpRecord, open_catalogue
+from debugnet.catalogue import Catalogue, CatalogueWriter, DumpRecord, open_catalogue_at
+from debugnet.catalogue.postgres import PostgresCatalogue, is_postgres_url
 from debugnet.catalogue.record import dump_id
 from debugnet.catalogue.tracker import recover_interrupted
 from debugnet.errors import WireError
@@ -32,11 +33,11 @@ from debugnet.server.handler import HandlerRunner
 from debugnet.server.monitor import Monitor
 from debugnet.server.resolver import Resolver
 from debugnet.server.retention import RetentionRunner, StoredDump
-from debugnet.server.storage import DirectoryStore
+from debugnet.server.s3.store import S3Store
 from debugnet.server.store import DumpStore
+from debugnet.server.stores import open_store, store_root
 from debugnet.server.sweep import mark_interrupted
 from debugnet.server.worker import SessionWorker
-from debugnet.server.writebehind import WriteBehind
 from debugnet.transport.server_session import Herald
 from debugnet.wire.message import parse_herald
 
@@ -92,15 +93,20 @@ _DUMPS = {
 
 
 def catalogued_store(config: ServerConfig, inner: DumpStore) -> CataloguedStore:
-    writer = CatalogueWriter(open_catalogue(config.dumpdir))
+    writer = CatalogueWriter(open_catalogue_at(config.catalogue_url, config.dumpdir))
+    claims: Catalogue | None = None
+    shared = config.catalogue_url is not None and is_postgres_url(config.catalogue_url)
+    if shared and not isinstance(inner, S3Store):  # a bucket allocates atomically itself
+        claims = PostgresCatalogue(config.catalogue_url or "", retry_for=2.0)
     return CataloguedStore(
         inner,
         writer,
-        config.dumpdir,
+        store_root(inner, config),
         collector=config.collector_id,
         layout=config.layout,
         progress_interval=config.progress_interval,
         handler=config.handler is not None,
+        claims=claims,
     )
 
 
@@ -113,15 +119,8 @@ class Server:
         self.handlers = HandlerRunner(
             config.handler, config.dumpdir, config.handler_jobs, config.handler_queue
         )
-        directory = DirectoryStore(
-            config.dumpdir,
-            config.default_path,
-            config.max_dumps,
-            config.write_buffer,
-            config.layout,
-            min_free=config.min_free,
-            write_behind=WriteBehind() if config.write_behind else None,
-        )
+        directory = open_store(config)
+        self.backend = directory
         self.catalogue: CataloguedStore | None = None
         self.store: DumpStore = directory
         if config.catalogue:
@@ -163,6 +162,8 @@ class Server:
                 log.debug("SO_TIMESTAMP: %s", exc)
         sock.bind((cfg.bind, cfg.port))
         self.sock = sock
+        if isinstance(self.backend, S3Store):
+            self.backend.sweep()
         if self.catalogue is not None:
             self.recover_interrupted()
         else:  # the port is ours: no one receives; the catalogue's recovery does this with it
@@ -186,14 +187,16 @@ class Server:
         assert self.catalogue is not None
         found: list[DumpRecord] = []
         cfg = self.config
+        root = store_root(self.backend, cfg)
+        mark = self.backend.mark_interrupted_file if isinstance(self.backend, S3Store) else None
 
         def recover(cat: Catalogue) -> None:
-            found.extend(recover_interrupted(cat, cfg.dumpdir, cfg.collector_id, time.time()))
+            found.extend(recover_interrupted(cat, root, cfg.collector_id, time.time(), mark))
 
         self.catalogue.writer.submit(recover)
         self.catalogue.writer.flush()
         for record in found:
-            names = [cfg.dumpdir / f for f in record.files]
+            names = [root / f for f in record.files]
             info = next((p for p in names if p.name.startswith("info.")), None)
             core = next((p for p in names if p.name.startswith("vmcore")), None)
             if info is not None and core is not None:
@@ -234,6 +237,10 @@ class Server:
         self.retention.stop()
         if self.catalogue is not None:
             self.catalogue.writer.close(timeout)
+            if self.catalogue.claims is not None:
+                self.catalogue.claims.close()
+        if isinstance(self.backend, S3Store):
+            self.backend.close()
         self.resolver.close()
         if self.sock is not None:
             self.sock.close()
