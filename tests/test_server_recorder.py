@@ -14,7 +14,7 @@ from debugnet.errors import LocalProtocolError
 from debugnet.server.endings import Ending, Outcome
 from debugnet.server.recorder import DumpRecorder, format_holes
 from debugnet.server.storage import DirectoryStore
-from debugnet.server.store import DumpRequest, DumpStore
+from debugnet.server.store import DumpRequest, DumpStore, StorageCutShort
 from debugnet.transport.server_session import Herald, ServerSession, SessionConfig, SessionState
 from debugnet.wire.kdh import Compression, KernelDumpHeader
 from debugnet.wire.message import Message, MsgType
@@ -254,6 +254,23 @@ def test_storage_failure_fails_the_session_and_acks_nothing() -> None:
     assert shell.acks() == []
     assert sink.info_text.endswith(
         b"Dump unsuccessful: write error @ offset 00020000: No space left on device\n"
+    )
+
+
+def test_a_store_that_cannot_take_more_ends_the_dump_incomplete() -> None:
+    """An unreachable object store or a full spool is a limit, not a write error."""
+    shell, sink = opened()
+    cut = StorageCutShort(0x20000, OSError(110, "object store unreachable for 30 s (timeout)"))
+
+    def refuse(offset: int, pieces: object, length: int) -> None:
+        raise cut
+
+    sink.write_at = refuse  # type: ignore[method-assign]
+    shell.send(MsgType.DATA, b"a" * 16, 0x20000)
+    assert shell.outcomes == [Ending.LIMIT]
+    assert shell.session.state is SessionState.FAILED and shell.acks() == []
+    assert sink.info_text.endswith(
+        b"Dump incomplete: object store unreachable for 30 s (timeout)\n"
     )
 
 

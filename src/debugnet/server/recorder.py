@@ -15,7 +15,14 @@ import logging
 
 from debugnet.server.endings import Ending, Outcome, escape, escape_version
 from debugnet.server.limits import DumpLimits
-from debugnet.server.store import DumpLimitReached, DumpRequest, DumpSink, DumpStore, StorageError
+from debugnet.server.store import (
+    DumpLimitReached,
+    DumpRequest,
+    DumpSink,
+    DumpStore,
+    StorageCutShort,
+    StorageError,
+)
 from debugnet.transport.server_events import (
     DataReceived,
     DataRunReceived,
@@ -343,6 +350,8 @@ class DumpRecorder:
     def _storage_failed(self, exc: StorageError) -> Ending | None:
         log.error("%s: %s", self.label, exc)
         self.session.fail()
+        if isinstance(exc, StorageCutShort):  # the store's limit, not a failed write
+            return self._ended(Ending.LIMIT, exc.reason)
         return self._ended(Ending.WRITE_ERROR, str(exc))
 
     def _ended(self, ending: Ending, detail: str = "", *, written: bool = False) -> Ending | None:

@@ -51,6 +51,19 @@ class StorageError(DebugnetError):
         self.errno = cause.errno
 
 
+class StorageCutShort(StorageError):
+    """The store cannot take more of this dump for a reason that is not a write error.
+
+    An object store that stays unreachable, or a spool of out-of-order data
+    that is full: what came is kept, and the dump ends ``incomplete`` with the
+    reason (the table of endings), not ``failed``.
+    """
+
+    @property
+    def reason(self) -> str:
+        return self.cause.strerror or str(self.cause)
+
+
 class DumpLimitReached(DebugnetError):
     """Every index below the per-host limit is taken."""
 

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from debugnet.server.naming import tag, vmcore_name
-from debugnet.server.store import Chunk, StorageError
+from debugnet.server.s3.retry import StoreUnreachable
+from debugnet.server.s3.upload import SpoolFull
+from debugnet.server.store import Chunk, StorageCutShort, StorageError
 
 if TYPE_CHECKING:
     from debugnet.server.s3.store import S3Store
@@ -94,6 +96,8 @@ class S3Sink:
     def write_at(self, offset: int, pieces: Sequence[Chunk], length: int) -> None:
         try:
             self.upload.feed(offset, pieces, length)
+        except (SpoolFull, StoreUnreachable) as exc:
+            raise StorageCutShort(offset, exc) from exc  # ends incomplete, with the reason
         except OSError as exc:
             raise StorageError(offset, exc) from exc
 
@@ -153,6 +157,8 @@ class S3Sink:
                 key = self._store.location.key(self._name(f"key.{self._tag}"))
                 self._store.put_object(key, bytes(self._key))
             self._put_info()
+        except StoreUnreachable as exc:
+            raise StorageCutShort(self.upload.frontier, exc) from exc
         except OSError as exc:
             raise StorageError(self.upload.frontier, exc) from exc
 
