@@ -9,6 +9,8 @@ never changes once released; a new column is a new migration.
 
 from __future__ import annotations
 
+from typing import Any
+
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     # (DumpRecord field, column, SQL type)
     ("host", "host", "TEXT NOT NULL"),
@@ -113,3 +115,42 @@ def newest_of(since: bool) -> str:
 
 
 MERGES = "SELECT signature, canonical FROM signature_merges"
+
+
+def dump_filter(
+    *,
+    host: str | None = None,
+    state: str | None = None,
+    signatures: list[str] | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    search: str | None = None,
+) -> tuple[str, list[Any]]:
+    """`` WHERE …`` (or nothing) and its parameters for the filters of a dump list.
+
+    One builder for ``debugnet dumps list`` and the dashboard, so both select
+    the same dumps for the same filters. ``search`` is a substring of the panic
+    string, matched literally (``%``, ``_`` and ``\\`` escaped).
+    """
+    clauses: list[str] = []
+    params: list[Any] = []
+    if host is not None:
+        clauses.append("host = ?")
+        params.append(host)
+    if state is not None:
+        clauses.append("state = ?")
+        params.append(state)
+    if signatures is not None:
+        clauses.append(f"signature IN ({', '.join('?' for _ in signatures)})")
+        params += signatures
+    if since is not None:
+        clauses.append("started >= ?")
+        params.append(since)
+    if until is not None:
+        clauses.append("started < ?")
+        params.append(until)
+    if search:
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clauses.append("panic LIKE ? ESCAPE '\\'")
+        params.append(f"%{escaped}%")
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

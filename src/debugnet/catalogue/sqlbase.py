@@ -182,23 +182,15 @@ class SqlCatalogue(Catalogue):
         return sorted({canonical, signature, *members})
 
     def dumps(self, query: ListQuery) -> list[DumpRecord]:
-        where: list[str] = []
-        params: list[Any] = []
-        if query.host is not None:
-            where.append("host = ?")
-            params.append(query.host)
-        if query.since is not None:
-            where.append("started >= ?")
-            params.append(query.since)
-        if query.state is not None:
-            where.append("state = ?")
-            params.append(query.state.value)
-        if query.signature is not None:
-            sigs = self.signatures_of(query.signature)
-            where.append(f"signature IN ({', '.join('?' for _ in sigs)})")
-            params += sigs
-        text = sql.SELECT + (" WHERE " + " AND ".join(where) if where else "")
-        text += " ORDER BY started DESC, id DESC"
+        where, params = sql.dump_filter(
+            host=query.host,
+            state=query.state.value if query.state is not None else None,
+            signatures=(
+                self.signatures_of(query.signature) if query.signature is not None else None
+            ),
+            since=query.since,
+        )
+        text = sql.SELECT + where + " ORDER BY started DESC, id DESC"
         if query.limit is not None:
             text += " LIMIT ?"
             params.append(query.limit)

@@ -28,28 +28,14 @@ T = TypeVar("T")
 
 
 def _where(f: DumpFilter, signatures: list[str] | None) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if f.host is not None:
-        clauses.append("host = ?")
-        params.append(f.host)
-    if f.state is not None:
-        clauses.append("state = ?")
-        params.append(f.state)
-    if signatures is not None:
-        clauses.append(f"signature IN ({', '.join('?' for _ in signatures)})")
-        params += signatures
-    if f.since is not None:
-        clauses.append("started >= ?")
-        params.append(f.since)
-    if f.until is not None:
-        clauses.append("started < ?")
-        params.append(f.until)
-    if f.search:
-        escaped = f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        clauses.append("panic LIKE ? ESCAPE '\\'")
-        params.append(f"%{escaped}%")
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+    return sql.dump_filter(
+        host=f.host,
+        state=f.state,
+        signatures=signatures,
+        since=f.since,
+        until=f.until,
+        search=f.search,
+    )
 
 
 class CatalogueSource:
