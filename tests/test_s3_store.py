@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from debugnet.server.s3.location import S3Location
+from debugnet.catalogue.s3location import S3Location
 from debugnet.server.s3.retry import StoreRefused
 from debugnet.server.s3.store import S3Store
 from debugnet.server.store import DumpRequest, StorageError

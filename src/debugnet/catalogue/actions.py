@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 from debugnet.catalogue.base import Catalogue
-from debugnet.catalogue.files import dump_names, message_buffer_of
+from debugnet.catalogue.dumpfiles import DumpFiles, message_buffer_in
 from debugnet.catalogue.record import DumpRecord, Layout
 from debugnet.errors import DecryptError, Exists, FormatError, NoEntry
 from debugnet.triage.decompress import decompress_stream
@@ -26,20 +26,13 @@ log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 _SUFFIX = {"gzip": ".gz", "zstd": ".zst"}
+_KEY_MAX = 1 << 20  # a key record is a few hundred bytes
 
 
-def present_files(dumpdir: Path, record: DumpRecord) -> list[str]:
-    """The dump's files on disk now (relative to ``dumpdir``), info file first."""
-    directory = dumpdir / record.directory
-    prefix = f"{record.directory}/" if record.directory else ""
-    names = dump_names(record.host, record.index, record.layout)
-    return [prefix + n for n in names if (directory / n).exists()]
-
-
-def _find(dumpdir: Path, record: DumpRecord, stems: tuple[str, ...]) -> Path | None:
-    for rel in present_files(dumpdir, record):
-        if Path(rel).name.startswith(stems):
-            return dumpdir / rel
+def _find(files: DumpFiles, record: DumpRecord, stems: tuple[str, ...]) -> str | None:
+    for name in files.present(record):
+        if Path(name).name.startswith(stems):
+            return name
     return None
 
 
@@ -85,66 +78,57 @@ def _copy(src: BinaryIO, out: BinaryIO, transform: Callable[[bytes], bytes]) -> 
 
 
 def decrypt(
-    dumpdir: Path, record: DumpRecord, private_pem: bytes, out: Path | None, force: bool
+    files: DumpFiles, record: DumpRecord, private_pem: bytes, out: Path | None, force: bool
 ) -> Path:
     """decryptcore(8): ``key.*`` and ``vmcore_encrypted.*`` to the plain (maybe compressed) dump."""
-    key_path = _find(dumpdir, record, ("key.",))
-    core = _find(dumpdir, record, ("vmcore_encrypted.",))
-    if key_path is None or core is None:
+    key_name = _find(files, record, ("key.",))
+    core = _find(files, record, ("vmcore_encrypted.",))
+    if key_name is None or core is None:
         raise NoEntry(f"{record.id}: not an encrypted dump (no key file or encrypted vmcore)")
-    key = unlock(key_path.read_bytes(), private_pem)
-    compression = _compression_of(core.name) or record.compression
-    target = out or core.with_name(plain_name(record, compression))
+    key = unlock(files.read(key_name, _KEY_MAX), private_pem)
+    compression = _compression_of(core) or record.compression
+    target = out or files.output_beside(core, plain_name(record, compression))
     decryptor = StreamDecryptor(key)
-    with open(core, "rb") as src, _output(target, force) as dst:
+    with closing(files.open(core)) as src, _output(target, force) as dst:
         _copy(src, dst, decryptor.update)
         dst.write(decryptor.finalize())
     return target
 
 
-def extract(dumpdir: Path, record: DumpRecord, out: Path | None, force: bool) -> Path:
+def extract(files: DumpFiles, record: DumpRecord, out: Path | None, force: bool) -> Path:
     """A compressed dump (``.gz``/``.zst``, received or decrypted) to a plain vmcore."""
     core = None
-    for rel in present_files(dumpdir, record):
-        name = Path(rel).name
-        if name.startswith("vmcore.") and name.endswith((".gz", ".zst")):
-            core = dumpdir / rel
+    for name in files.present(record):
+        base = Path(name).name
+        if base.startswith("vmcore.") and base.endswith((".gz", ".zst")):
+            core = name
             break
     if core is None:
-        if _find(dumpdir, record, ("vmcore_encrypted.",)) is not None:
+        if _find(files, record, ("vmcore_encrypted.",)) is not None:
             raise DecryptError(f"{record.id} is encrypted: run 'debugnet dumps decrypt' first")
         raise NoEntry(f"{record.id}: no compressed vmcore to extract")
-    target = out or core.with_name(plain_name(record))
-    with open(core, "rb") as src, _output(target, force) as dst:
-        decompress_stream(src, dst, _compression_of(core.name) or "none")
+    target = out or files.output_beside(core, plain_name(record))
+    with closing(files.open(core)) as src, _output(target, force) as dst:
+        decompress_stream(src, dst, _compression_of(core) or "none")
     return target
 
 
-def msgbuf(dumpdir: Path, record: DumpRecord) -> str:
+def msgbuf(files: DumpFiles, record: DumpRecord) -> str:
     """The kernel message buffer of an amd64 minidump among the dump's files."""
-    for rel in present_files(dumpdir, record):
-        name = Path(rel).name
-        if name.startswith("vmcore."):
-            text = message_buffer_of(dumpdir / rel, _compression_of(name) or "none")
+    for name in files.present(record):
+        if Path(name).name.startswith("vmcore."):
+            text = message_buffer_in(files, name, _compression_of(name) or "none")
             if text is not None:
                 return text
-    if _find(dumpdir, record, ("vmcore_encrypted.",)) is not None:
+    if _find(files, record, ("vmcore_encrypted.",)) is not None:
         raise DecryptError(f"{record.id} is encrypted: run 'debugnet dumps decrypt' first")
     raise FormatError(f"{record.id}: no amd64 minidump with a message buffer")
 
 
-def remove(dumpdir: Path, catalogue: Catalogue, records: list[DumpRecord]) -> list[str]:
-    """Delete the dumps' files, the ``.last`` links that pointed at them, then the records."""
+def remove(files: DumpFiles, catalogue: Catalogue, records: list[DumpRecord]) -> list[str]:
+    """Delete the dumps' files (on disk, the ``.last`` links to them too), then the records."""
     removed: list[str] = []
     for record in records:
-        paths = [dumpdir / rel for rel in present_files(dumpdir, record)]
-        names = {p.name for p in paths}
-        directory = dumpdir / record.directory
-        for link in directory.glob("*.last*"):
-            if link.is_symlink() and os.readlink(link) in names:
-                link.unlink()
-        for path in paths:
-            path.unlink(missing_ok=True)
-            removed.append(str(path.relative_to(dumpdir)))
+        removed += files.delete(record)
     catalogue.remove(r.id for r in records)
     return removed

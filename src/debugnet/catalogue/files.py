@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,19 +92,31 @@ def _compression_of(core: Path, info: InfoFile) -> str:
     return info.compression if info.compression in ("gzip", "zstd") else "none"
 
 
-def message_buffer_of(core: Path, compression: str) -> str | None:
-    """The kernel message buffer of an amd64 minidump, or None for anything else."""
+def message_buffer_from(head: Callable[[int], bytes], what: object) -> str | None:
+    """The kernel message buffer of an amd64 minidump, or None for anything else.
+
+    ``head(n)`` gives the first ``n`` bytes of the plain dump; it is called
+    twice (the header page, then header and buffer), so a dump in a bucket
+    costs two ranged reads and a compressed one is decompressed no further.
+    """
     try:
-        with open(core, "rb") as stream:
-            first = read_head(stream, compression, PAGE_SIZE)
-            if not is_minidump(first):
-                return None
-            size = parse_header(first).head_size
-            stream.seek(0)
-            return message_buffer(read_head(stream, compression, size)).text
+        first = head(PAGE_SIZE)
+        if not is_minidump(first):
+            return None
+        return message_buffer(head(parse_header(first).head_size)).text
     except (OSError, DebugnetError) as exc:
-        log.debug("%s: no message buffer: %s", core, exc)
+        log.debug("%s: no message buffer: %s", what, exc)
         return None
+
+
+def message_buffer_of(core: Path, compression: str) -> str | None:
+    """``message_buffer_from`` a file on disk."""
+
+    def head(size: int) -> bytes:
+        with open(core, "rb") as stream:
+            return read_head(stream, compression, size)
+
+    return message_buffer_from(head, core)
 
 
 def signature_of(core: Path | None, panic: str | None, compression: str) -> Signature:

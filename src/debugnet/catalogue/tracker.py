@@ -4,7 +4,7 @@ The server's recorder calls a ``DumpHandle`` as the dump progresses; every
 call only queues a closure for the ``CatalogueWriter`` thread, and progress
 is sent at most once per ``progress_interval`` seconds, so the receive loop
 never waits for SQLite. The signature is computed in the writer thread at the
-end (it reads the vmcore's first pages).
+end (it reads the vmcore's first pages, from the directory or the bucket).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from debugnet.catalogue.base import Catalogue
-from debugnet.catalogue.files import bytes_on_disk, signature_of
+from debugnet.catalogue.dumpfiles import DumpFiles, LocalFiles, signature_in
+from debugnet.catalogue.files import bytes_on_disk
 from debugnet.catalogue.record import DumpRecord
 from debugnet.catalogue.writer import CatalogueWriter
 from debugnet.triage.info import (
@@ -36,10 +37,17 @@ class DumpHandle:
     """One dump's record as it is being received."""
 
     def __init__(
-        self, writer: CatalogueWriter, dumpdir: Path, record: DumpRecord, interval: float
+        self,
+        writer: CatalogueWriter,
+        dumpdir: Path,
+        record: DumpRecord,
+        interval: float,
+        files: DumpFiles | None = None,
     ) -> None:
         self._writer = writer
         self._dumpdir = dumpdir
+        self._files = files if files is not None else LocalFiles(dumpdir)
+        """Where the vmcore is read back for the signature: the directory or the bucket."""
         self.record = record
         self._interval = interval
         self._next_progress = record.started + interval
@@ -108,19 +116,20 @@ class DumpHandle:
         elif reason is not None or state is not DumpState.COMPLETE:
             r.reason = reason
         self._submit()
-        dumpdir, dump_id = self._dumpdir, r.id
-        core = next((dumpdir / f for f in r.files if Path(f).name.startswith("vmcore")), None)
+        files, dump_id = self._files, r.id
+        core = next((f for f in r.files if Path(f).name.startswith("vmcore")), None)
         panic, compression = r.panic, r.compression or "none"
 
         def sign(cat: Catalogue) -> None:
-            sig = signature_of(core, panic, compression)
+            sig = signature_in(files, core, panic, compression)
             changes: dict[str, object] = {"signature": sig.title, "signature_version": sig.version}
-            if total is None and core is not None:
+            local = files.local_path(core) if core is not None else None
+            if total is None and local is not None:
                 try:
-                    st = os.stat(core)
+                    st = os.stat(local)
                     changes.update(bytes=bytes_on_disk(st), last_data=st.st_mtime)
                 except OSError as exc:
-                    log.debug("%s: %s", core, exc)
+                    log.debug("%s: %s", local, exc)
             cat.update(dump_id, **changes)
 
         self._writer.submit(sign)

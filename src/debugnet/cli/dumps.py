@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw]?)$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 STATES = ("receiving", "complete", "incomplete", "failed")
+_INFO_MAX = 1 << 20
 
 
 def duration(text: str) -> float:
@@ -37,7 +38,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store",
         metavar="s3://BUCKET[/PREFIX]",
-        help="the bucket a collector's --store names (for mkdir)",
+        help="the bucket the collectors' --store names: files are read from (and "
+        "removed in) it; decrypt and extract write to the current directory",
     )
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = sub.add_parser("list", help="dumps, newest first")
@@ -81,6 +83,8 @@ def _open(args: argparse.Namespace) -> Catalogue:
 
     if args.catalogue is not None:  # a shared catalogue: no dump directory to build it from
         return open_catalogue_at(args.catalogue, args.dir, migrate=args.action == "migrate")
+    if args.store is not None and not args.dir.is_dir():
+        raise InvalidArgument("--store needs the catalogue the collectors share: --catalogue URL")
     return _open_dir(args.dir, build=args.action not in ("reindex", "migrate"))
 
 
@@ -111,11 +115,19 @@ def _record(catalogue: Catalogue, dump_id: str) -> DumpRecord:
 def run(args: argparse.Namespace) -> int:
     if args.action == "mkdir":
         return _mkdir(args)
+    from debugnet.catalogue.dumpfiles import open_dump_files
+
+    if args.action == "reindex" and args.store is not None:
+        raise InvalidArgument(
+            "reindex rebuilds a dump directory's catalogue; the collectors keep a bucket's"
+        )
     catalogue = _open(args)
+    args.files = open_dump_files(args.dir, args.store)
     try:
         handler = _ACTIONS[args.action]
         return handler(args, catalogue)
     finally:
+        args.files.close()
         catalogue.close()
 
 
@@ -159,7 +171,7 @@ def _show(args: argparse.Namespace, catalogue: Catalogue) -> int:
     record = _record(catalogue, args.id)
     info = _info_text(args, record)
     try:
-        tail = "\n".join(actions.msgbuf(args.dir, record).rstrip("\n").split("\n")[-20:])
+        tail = "\n".join(actions.msgbuf(args.files, record).rstrip("\n").split("\n")[-20:])
     except DebugnetError as exc:
         tail = f"({exc})"
     if args.json:
@@ -176,32 +188,23 @@ def _show(args: argparse.Namespace, catalogue: Catalogue) -> int:
 
 def _info_text(args: argparse.Namespace, record: DumpRecord) -> str:
     """The dump's info file, from --dir or (with --store) from the bucket."""
+    from debugnet.catalogue.dumpfiles import DumpFiles
+    from debugnet.errors import DebugnetError
+
+    files: DumpFiles = args.files
     names = [f for f in record.files if Path(f).name.startswith("info.")]
     if not names:
         return ""
-    if args.store is None:
-        path: Path = args.dir / names[0]
-        try:
-            return path.read_text(errors="replace")
-        except OSError as exc:
-            return f"(cannot read {path}: {exc.strerror})"
-    from debugnet.server.s3.location import S3Location
-    from debugnet.server.s3.store import S3Store
-
-    store = S3Store(S3Location.parse(args.store), workers=1)
     try:
-        found = store.get_object(store.location.key(names[0]))
-    except Exception as exc:
-        return f"(cannot read {names[0]} from {args.store}: {exc})"
-    finally:
-        store.close()
-    return "(no info object)" if found is None else found[0].decode("utf-8", "replace")
+        return files.read(names[0], _INFO_MAX).decode("utf-8", "replace")
+    except DebugnetError as exc:
+        return f"(cannot read the info file: {exc})"
 
 
 def _msgbuf(args: argparse.Namespace, catalogue: Catalogue) -> int:
     from debugnet.catalogue import actions
 
-    sys.stdout.write(actions.msgbuf(args.dir, _record(catalogue, args.id)))
+    sys.stdout.write(actions.msgbuf(args.files, _record(catalogue, args.id)))
     return 0
 
 
@@ -213,8 +216,8 @@ def _decrypt(args: argparse.Namespace, catalogue: Catalogue) -> int:
         pem = args.key.read_bytes()
     except OSError as exc:
         raise NoEntry(f"{args.key}: {exc.strerror}") from None
-    out = actions.decrypt(args.dir, record, pem, args.output, args.force)
-    catalogue.update(record.id, files=actions.present_files(args.dir, record))
+    out = actions.decrypt(args.files, record, pem, args.output, args.force)
+    catalogue.update(record.id, files=args.files.present(record))
     print(f"decrypted {record.id} -> {out}")
     return 0
 
@@ -223,8 +226,8 @@ def _extract(args: argparse.Namespace, catalogue: Catalogue) -> int:
     from debugnet.catalogue import actions
 
     record = _record(catalogue, args.id)
-    out = actions.extract(args.dir, record, args.output, args.force)
-    catalogue.update(record.id, files=actions.present_files(args.dir, record))
+    out = actions.extract(args.files, record, args.output, args.force)
+    catalogue.update(record.id, files=args.files.present(record))
     print(f"extracted {record.id} -> {out}")
     return 0
 
@@ -237,8 +240,9 @@ def _rm(args: argparse.Namespace, catalogue: Catalogue) -> int:
     receiving = [r.id for r in records if r.state is DumpState.RECEIVING]
     if receiving:
         raise Busy(f"{', '.join(receiving)}: still being received (not removed)")
-    for path in actions.remove(args.dir, catalogue, records):
-        print(f"removed {path}")
+    local = args.store is None  # names under --dir, as before; full URLs in a bucket
+    for name in actions.remove(args.files, catalogue, records):
+        print(f"removed {name if local else args.files.describe(name)}")
     return 0
 
 
@@ -266,7 +270,7 @@ def _mkdir(args: argparse.Namespace) -> int:
         target.mkdir(parents=True, exist_ok=True)
         print(f"created {target}")
         return 0
-    from debugnet.server.s3.location import S3Location
+    from debugnet.catalogue.s3location import S3Location
     from debugnet.server.s3.store import S3Store
 
     store = S3Store(S3Location.parse(args.store), workers=1)

@@ -175,7 +175,7 @@ def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
         )
     store = getattr(args, "store", None)
     if store is not None:
-        from debugnet.server.s3.location import S3Location
+        from debugnet.catalogue.s3location import S3Location
 
         S3Location.parse(store)  # a bad URL is a usage error now, not at the first dump
     elif not (dumpdir / default).is_dir():

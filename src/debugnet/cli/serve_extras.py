@@ -163,7 +163,10 @@ def _start_web(args: argparse.Namespace, server: Server, closers: list[Callable[
         raise missing_extra(exc, "web") from exc
     host, port = parse_address(args.web, "--web")
     users = require_auth_for(host, Path(args.auth_file) if args.auth_file else None)
-    source = CatalogueSource.open(server.config.dumpdir)
+    from debugnet.catalogue.dumpfiles import open_dump_files
+
+    config = server.config
+    source = CatalogueSource.open(config.dumpdir, open_dump_files(config.dumpdir, config.store))
     closers.append(source.close)
     app = create_app(WebConfig(source, Auth(users), live=LiveView(server.monitor)))
     web = WebServer(app, host, port)

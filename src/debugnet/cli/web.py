@@ -20,6 +20,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", default="./crash", help="dump directory (default: ./crash)")
     parser.add_argument("--bind", default="127.0.0.1", help="address (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8023, help="TCP port (default: 8023)")
+    parser.add_argument(
+        "--store",
+        metavar="s3://BUCKET[/PREFIX]",
+        help="the bucket the collectors' --store names: files are read and downloads "
+        "streamed from it",
+    )
     add_auth_option(parser)
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
@@ -47,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
     dumpdir = Path(args.dir).absolute()
     if not dumpdir.is_dir():
         raise InvalidArgument(f"dump directory {dumpdir} does not exist")
-    source = CatalogueSource.open(dumpdir)
+    from debugnet.catalogue.dumpfiles import open_dump_files
+
+    source = CatalogueSource.open(dumpdir, open_dump_files(dumpdir, args.store))
     if source.size() == 0:
         from debugnet.catalogue import reindex
 

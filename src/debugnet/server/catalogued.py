@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from debugnet.catalogue import Catalogue, CatalogueWriter, DumpRecord, Layout
+from debugnet.catalogue.dumpfiles import DumpFiles, LocalFiles
 from debugnet.catalogue.tracker import DumpHandle
 from debugnet.errors import DebugnetError
 from debugnet.server.store import Chunk, DumpLimitReached, DumpRequest, DumpSink, DumpStore
@@ -136,8 +137,11 @@ class CataloguedStore:
         progress_interval: float = 5.0,
         handler: bool = False,
         claims: Catalogue | None = None,
+        files: DumpFiles | None = None,
     ) -> None:
         self.inner = inner
+        self.files = files if files is not None else LocalFiles(root)
+        """How the catalogue reads a finished dump back (its signature): the directory or bucket."""
         self.writer = writer
         self.root = root
         self.collector = collector
@@ -195,7 +199,7 @@ class CataloguedStore:
                     os.unlink(path)
         else:
             raise DumpLimitReached(f"no index for {request.host} is free in the catalogue")
-        handle = DumpHandle(self.writer, self.root, record, self.progress_interval)
+        handle = DumpHandle(self.writer, self.root, record, self.progress_interval, self.files)
         handle.files([sink.info_path, sink.core_path])
         if self.handler:
             with self._lock:

@@ -35,7 +35,7 @@ from debugnet.server.resolver import Resolver
 from debugnet.server.retention import RetentionRunner, StoredDump
 from debugnet.server.s3.store import S3Store
 from debugnet.server.store import DumpStore
-from debugnet.server.stores import open_store, store_root
+from debugnet.server.stores import dump_files_of, open_store, store_root
 from debugnet.server.sweep import mark_interrupted
 from debugnet.server.worker import SessionWorker
 from debugnet.transport.server_session import Herald
@@ -107,6 +107,7 @@ def catalogued_store(config: ServerConfig, inner: DumpStore) -> CataloguedStore:
         progress_interval=config.progress_interval,
         handler=config.handler is not None,
         claims=claims,
+        files=dump_files_of(inner, config),
     )
 
 

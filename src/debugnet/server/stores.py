@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from debugnet.catalogue.dumpfiles import BucketFiles, DumpFiles, LocalFiles
 from debugnet.server.config import ServerConfig
 from debugnet.server.storage import DirectoryStore
 from debugnet.server.store import DumpStore
@@ -22,7 +23,7 @@ def open_store(config: ServerConfig) -> DumpStore:
             min_free=config.min_free,
             write_behind=WriteBehind() if config.write_behind else None,
         )
-    from debugnet.server.s3.location import S3Location
+    from debugnet.catalogue.s3location import S3Location
     from debugnet.server.s3.store import S3Store
 
     return S3Store(
@@ -42,3 +43,12 @@ def store_root(store: DumpStore, config: ServerConfig) -> Path:
     """What the catalogue's file names are relative to: the dump dir or ``/BUCKET/PREFIX``."""
     root = getattr(store, "root", None)
     return root if isinstance(root, Path) else config.dumpdir
+
+
+def dump_files_of(store: DumpStore, config: ServerConfig) -> DumpFiles:
+    """How readers reach what ``store`` writes: the dump directory, or the same bucket."""
+    from debugnet.server.s3.store import S3Store
+
+    if isinstance(store, S3Store):
+        return BucketFiles(store.location, store.client)
+    return LocalFiles(store_root(store, config))

@@ -7,11 +7,11 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode
+from typing import Any, BinaryIO
+from urllib.parse import quote, urlencode
 
 from markupsafe import Markup
 from starlette.applications import Starlette
@@ -23,6 +23,7 @@ from starlette.responses import (
     PlainTextResponse,
     RedirectResponse,
     Response,
+    StreamingResponse,
 )
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -320,7 +321,10 @@ class Dashboard:
         log.info(
             "download %s of %s by %s from %s", name, dump_id, who.user, client_address(request)
         )
-        return FileResponse(match[0].path, filename=name)
+        found = match[0]
+        if found.path is not None:
+            return FileResponse(found.path, filename=Path(name).name)
+        return _stream(self.source.open_file(name), found.size, Path(name).name)
 
     # -- login ---------------------------------------------------------------
 
@@ -413,6 +417,21 @@ class Dashboard:
         app = Starlette(routes=routes, exception_handlers={BadRequest: bad_request})
         app.add_middleware(SecurityHeaders)
         return app
+
+
+def _stream(body: BinaryIO, size: int, filename: str) -> Response:
+    """A download from the bucket, passed through in 1 MiB pieces (never held whole)."""
+
+    def pieces() -> Iterator[bytes]:
+        try:
+            while chunk := body.read(1 << 20):
+                yield chunk
+        finally:
+            body.close()
+
+    disposition = f"attachment; filename*=utf-8''{quote(filename)}"
+    headers = {"Content-Length": str(size), "Content-Disposition": disposition}
+    return StreamingResponse(pieces(), media_type="application/octet-stream", headers=headers)
 
 
 def create_app(config: WebConfig) -> Starlette:

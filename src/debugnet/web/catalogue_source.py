@@ -13,12 +13,14 @@ import logging
 import sqlite3
 from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, BinaryIO, TypeVar, cast
 
 from debugnet.catalogue import Catalogue, open_catalogue, sql
+from debugnet.catalogue.dumpfiles import DumpFiles, LocalFiles
 from debugnet.catalogue.jsonform import group_json, record_json
 from debugnet.catalogue.sqlbase import _from_row as from_row
 from debugnet.catalogue.sqlite import catalogue_path
+from debugnet.errors import DebugnetError
 from debugnet.web.source import DumpFile, DumpFilter, Record
 
 log = logging.getLogger(__name__)
@@ -41,9 +43,17 @@ def _where(f: DumpFilter, signatures: list[str] | None) -> tuple[str, list[Any]]
 class CatalogueSource:
     """``DumpSource`` over the SQLite catalogue of one dump directory."""
 
-    def __init__(self, dumpdir: Path, catalogue: Catalogue, reader: sqlite3.Connection) -> None:
+    def __init__(
+        self,
+        dumpdir: Path,
+        catalogue: Catalogue,
+        reader: sqlite3.Connection,
+        stored: DumpFiles | None = None,
+    ) -> None:
         self._dir = dumpdir
         self.catalogue = catalogue
+        self.stored = stored if stored is not None else LocalFiles(dumpdir)
+        """The dumps' files: the directory, or the bucket the collectors write."""
         self._db = reader
         self._cache: dict[Hashable, tuple[int, Any]] = {}
 
@@ -65,15 +75,16 @@ class CatalogueSource:
         return value
 
     @classmethod
-    def open(cls, dumpdir: Path) -> CatalogueSource:
+    def open(cls, dumpdir: Path, stored: DumpFiles | None = None) -> CatalogueSource:
         catalogue = open_catalogue(dumpdir)  # creates or migrates the schema first
         uri = f"file:{catalogue_path(dumpdir)}?mode=ro"
         reader = sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False)
-        return cls(dumpdir, catalogue, reader)
+        return cls(dumpdir, catalogue, reader, stored)
 
     def close(self) -> None:
         self._db.close()
         self.catalogue.close()
+        self.stored.close()
 
     def dumpdir(self) -> Path:
         return self._dir
@@ -177,40 +188,43 @@ class CatalogueSource:
             return []
         out = []
         for name in record.files:
-            path = self._dir / name
             try:
-                size, exists = path.stat().st_size, path.is_file()
-            except OSError:
-                size, exists = 0, False
-            out.append(DumpFile(name, path, size, exists))
+                size = self.stored.size(name)
+            except DebugnetError as exc:
+                log.warning("%s", exc)
+                size = None
+            path = self.stored.local_path(name)
+            out.append(DumpFile(name, path, size or 0, size is not None))
         return out
 
-    def _file(self, dump_id: str, prefix: str) -> Path | None:
-        for f in self.files(dump_id):
-            if Path(f.name).name.startswith(prefix) and f.exists:
-                return f.path
-        return None
+    def open_file(self, name: str) -> BinaryIO:
+        """A stream of one of a dump's files (a download from the bucket)."""
+        return self.stored.open(name)
 
     def info_text(self, dump_id: str) -> str:
-        path = self._file(dump_id, "info.")
-        if path is None:
+        record = self.catalogue.get(dump_id)
+        names = [f for f in record.files if Path(f).name.startswith("info.")] if record else []
+        if not names:
             return ""
-        return path.read_bytes()[: 1 << 20].decode(errors="replace")
+        try:
+            return self.stored.read(names[0], 1 << 20).decode(errors="replace")
+        except DebugnetError as exc:
+            return f"(cannot read the info file: {exc})"
 
     def msgbuf(self, dump_id: str) -> str | None:
-        from debugnet.catalogue.files import message_buffer_of
+        from debugnet.catalogue.actions import msgbuf
 
         record = self.catalogue.get(dump_id)
-        core = self._file(dump_id, "vmcore")
-        if record is None or core is None or record.encrypted:
+        if record is None or record.encrypted:
             return None
-        return message_buffer_of(core, record.compression or "none")
+        try:
+            return msgbuf(self.stored, record)
+        except DebugnetError:
+            return None
 
     def delete(self, dump_id: str) -> None:
         """Remove the dump's files and its record."""
-        for f in self.files(dump_id):
-            try:
-                f.path.unlink()
-            except FileNotFoundError:
-                pass
+        record = self.catalogue.get(dump_id)
+        if record is not None:
+            self.stored.delete(record)
         self.catalogue.remove([dump_id])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 Record = dict[str, Any]
 
@@ -31,7 +31,8 @@ class DumpFilter:
 @dataclass(frozen=True, slots=True)
 class DumpFile:
     name: str
-    path: Path
+    path: Path | None
+    """On this machine's disk (served with sendfile), or None in a bucket (streamed)."""
     size: int
     exists: bool
 
@@ -43,6 +44,7 @@ class DumpSource(Protocol):
     def count(self, f: DumpFilter) -> int: ...
     def dump(self, dump_id: str) -> Record | None: ...
     def files(self, dump_id: str) -> list[DumpFile]: ...
+    def open_file(self, name: str) -> BinaryIO: ...
     def info_text(self, dump_id: str) -> str: ...
     def msgbuf(self, dump_id: str) -> str | None: ...
     def groups(self, since: float | None) -> list[Record]: ...

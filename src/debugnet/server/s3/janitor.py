@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from debugnet.server.s3.retry import error_code
+from debugnet.catalogue.s3location import error_code
 
 if TYPE_CHECKING:
     from debugnet.server.s3.store import S3Store

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from debugnet.catalogue.s3location import error_code
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -54,15 +56,6 @@ class StoreRefused(OSError):
 
 def _short(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-
-
-def error_code(exc: BaseException) -> str | None:
-    """The S3 error code of a botocore ``ClientError``, else None."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        return str(code) if code is not None else None
-    return None
 
 
 @dataclass

@@ -25,10 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from debugnet.catalogue.s3location import S3Location, error_code, make_client
 from debugnet.server.naming import NETDUMPD, SAVECORE, tag
 from debugnet.server.s3.janitor import Janitor
-from debugnet.server.s3.location import S3Location, make_client
-from debugnet.server.s3.retry import Retrier, StoreRefused, error_code
+from debugnet.server.s3.retry import Retrier, StoreRefused
 from debugnet.server.s3.sink import S3Sink
 from debugnet.server.s3.upload import StreamingUpload
 from debugnet.server.store import DumpLimitReached, DumpRequest

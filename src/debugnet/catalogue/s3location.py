@@ -49,6 +49,15 @@ class S3Location:
         return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
 
 
+def error_code(exc: BaseException) -> str | None:
+    """The S3 error code of a botocore ``ClientError``, else None."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code is not None else None
+    return None
+
+
 def is_s3_url(text: str) -> bool:
     return text.startswith("s3://")
 
