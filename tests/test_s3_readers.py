@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
@@ -71,7 +72,8 @@ def test_dumps_reads_what_a_collector_wrote_to_the_bucket(
     core = trap_minidump() + bytes(range(256)) * 64
     zipped, plain, sealed = (free_loopback((20024,), avoid={c.ip}) for _ in range(3))
     send_dump(c.ip, core, client=zipped, server_port=PORT, compress="gzip")
-    send_dump(c.ip, core, client=plain, server_port=PORT, mode="seed")
+    assert dumps_cli(env, *store, "mkdir", "rack1").returncode == 0
+    send_dump(c.ip, core, client=plain, server_port=PORT, mode="seed", path="rack1")
     private, public = rsa_keypair(tmp_path)
     (tmp_path / "memory.img").write_bytes(core)
     argv = ["send", "-s", c.ip, "-c", sealed, "--port", str(PORT), "--encrypt", str(public)]
@@ -83,14 +85,14 @@ def test_dumps_reads_what_a_collector_wrote_to_the_bucket(
     on_disk.write_bytes(core)
     expected = signature_of(on_disk, DEFAULT_PANIC, "none").title
     assert expected != signature(DEFAULT_PANIC, None).title
-    for client in (zipped, plain):
-        assert record_when(url, f"{client}.0", ended).signature == expected
+    for dump in (f"{zipped}.0", f"rack1/{plain}.0"):
+        assert record_when(url, dump, ended).signature == expected
     assert record_when(url, f"{sealed}.0", ended).signature == signature(DEFAULT_PANIC).title
 
     r = dumps_cli(env, *store, "msgbuf", f"{zipped}.0")
     assert r.returncode == 0, r.stderr
     assert "Fatal trap 12: page fault while in kernel mode" in r.stdout
-    r = dumps_cli(env, *store, "show", f"{plain}.0", "--json")
+    r = dumps_cli(env, *store, "show", f"rack1/{plain}.0", "--json")
     shown = json.loads(r.stdout)
     assert "tcp_output" in shown["msgbuf_tail"] and shown["info"].endswith("Dump complete\n")
     assert shown["collector"] == "c0"
@@ -118,12 +120,26 @@ def test_dumps_reads_what_a_collector_wrote_to_the_bucket(
     finally:
         here.unlink(missing_ok=True)
 
+    # reindex rebuilds the shared catalogue from the bucket alone, signatures included
+    before = json.loads(dumps_cli(env, "--catalogue", url, "list", "--json").stdout)
+    r = dumps_cli(env, *store, "reindex")
+    assert r.returncode == 0 and r.stdout.startswith("3 dumps indexed"), (r.stdout, r.stderr)
+    after = json.loads(dumps_cli(env, "--catalogue", url, "list", "--json").stdout)
+    same = ("id", "state", "bytes", "signature", "compression", "encrypted", "collector")
+
+    def facts(listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: d[k] for k in same} | {"files": sorted(d["files"])} for d in listed]
+
+    assert facts(after) == facts(before)
+    r = dumps_cli(env, "--catalogue", url, "reindex")  # one directory would replace them all
+    assert r.returncode != 0 and "--store" in r.stderr
+
     # rm deletes the objects and the record; the others stay
-    r = dumps_cli(env, *store, "rm", f"{plain}.0")
+    r = dumps_cli(env, *store, "rm", f"rack1/{plain}.0")
     assert r.returncode == 0, r.stderr
-    assert f"removed s3://{bucket}/crash/vmcore.{plain}.0" in r.stdout
-    assert _gone(weed, bucket, f"crash/vmcore.{plain}.0")
-    assert _gone(weed, bucket, f"crash/info.{plain}.0")
+    assert f"removed s3://{bucket}/crash/rack1/vmcore.{plain}.0" in r.stdout
+    assert _gone(weed, bucket, f"crash/rack1/vmcore.{plain}.0")
+    assert _gone(weed, bucket, f"crash/rack1/info.{plain}.0")
     listed = json.loads(dumps_cli(env, "--catalogue", url, "list", "--json").stdout)
     assert sorted(d["id"] for d in listed) == sorted([f"{zipped}.0", f"{sealed}.0"])
     stored = weed.client().get_object(Bucket=bucket, Key=f"crash/vmcore.{zipped}.0.gz")

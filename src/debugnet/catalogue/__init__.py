@@ -29,6 +29,7 @@ the SQL is shared and portable (sql.py, sqlbase.py), with SQLite
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 from debugnet.catalogue.base import Catalogue
@@ -80,17 +81,18 @@ def open_catalogue_at(url: str | None, dumpdir: Path, *, migrate: bool = False) 
     return SqliteCatalogue(Path(url))
 
 
-def reindex(catalogue: Catalogue, dumpdir: Path) -> int:
+def reindex(catalogue: Catalogue, dumpdir: Path, found: Iterable[DumpRecord] | None = None) -> int:
     """Rebuild every record from the files; returns how many dumps were found.
 
     What only the catalogue knew is kept for dumps still on disk: a dump a
     collector is still receiving stays ``receiving`` (its info file has no end
     line yet), and the client address, times, handler result and collector
-    id of a known dump are kept. Signature merges are kept.
+    id of a known dump are kept. Signature merges are kept. ``found``: records
+    from elsewhere than ``dumpdir`` (a bucket's ``BucketFiles.scan()``).
     """
     old = {r.id: r for r in catalogue.dumps(ListQuery())}
     records = []
-    for record in scan(dumpdir):
+    for record in scan(dumpdir) if found is None else found:
         known = old.get(record.id)
         if known is not None:
             _keep_catalogue_facts(record, known)

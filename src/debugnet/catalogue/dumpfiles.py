@@ -15,17 +15,30 @@ import contextlib
 import logging
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from debugnet.catalogue.files import dump_names, message_buffer_from
+from debugnet.catalogue.files import (
+    Found,
+    build_record,
+    compression_of,
+    dump_names,
+    found_in,
+    host_of,
+    message_buffer_from,
+    scan,
+)
 from debugnet.catalogue.record import DumpRecord
 from debugnet.catalogue.s3location import S3Location, error_code, make_client
 from debugnet.errors import DebugnetError, NoEntry
 from debugnet.triage.decompress import read_head
+from debugnet.triage.info import parse_info
 from debugnet.triage.signature import Signature, signature
 
 log = logging.getLogger(__name__)
+
+_INFO_MAX = 1 << 20  # an info file is a few hundred bytes; netdumpd's bound
 
 
 class StoreReadError(DebugnetError):
@@ -66,6 +79,10 @@ class DumpFiles(ABC):
     def read(self, name: str, limit: int) -> bytes:
         with self.open(name) as stream:
             return stream.read(limit)
+
+    @abstractmethod
+    def scan(self) -> Iterator[DumpRecord]:
+        """A record for every dump found in storage (``reindex``), unreadable ones skipped."""
 
     @abstractmethod
     def close(self) -> None:
@@ -120,6 +137,9 @@ class LocalFiles(DumpFiles):
 
     def local_path(self, name: str) -> Path | None:
         return self.root / name
+
+    def scan(self) -> Iterator[DumpRecord]:
+        return scan(self.root)
 
     def close(self) -> None:
         """Nothing held open between calls."""
@@ -198,6 +218,50 @@ class BucketFiles(DumpFiles):
 
     def output_beside(self, name: str, new_name: str) -> Path:
         return Path.cwd() / new_name
+
+    def _listing(self) -> dict[str, dict[str, tuple[int, float]]]:
+        """Every object under the prefix as ``{folder: {name: (size, mtime)}}``."""
+        top = self.location.key("")
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.location.bucket, Prefix=f"{top}/" if top else ""
+        )
+        folders: dict[str, dict[str, tuple[int, float]]] = {}
+        try:
+            for page in pages:
+                for o in page.get("Contents", []):
+                    rel = self.location.relative(o["Key"])
+                    folder, _, name = rel.rpartition("/")
+                    if name and not any(p.startswith(".") for p in folder.split("/") if p):
+                        entry = (int(o["Size"]), o["LastModified"].timestamp())
+                        folders.setdefault(folder, {})[name] = entry
+        except Exception as exc:
+            raise self._fail("list", "", exc) from None
+        return folders
+
+    def scan(self) -> Iterator[DumpRecord]:
+        """Records from the info objects, as ``reindex`` builds them from a directory."""
+        for folder, objects in sorted(self._listing().items()):
+            for found in found_in(Path(folder), folder, objects):
+                try:
+                    yield self._record(found, objects)
+                except DebugnetError as exc:
+                    log.warning("%s: skipped: %s", self.describe(str(found.info)), exc)
+
+    def _record(self, found: Found, objects: dict[str, tuple[int, float]]) -> DumpRecord:
+        info = parse_info(self.read(str(found.info), _INFO_MAX))
+        folder = found.info.parent.as_posix()
+        prefix = "" if folder == "." else f"{folder}/"
+        names = dump_names(host_of(found, info), found.index, found.layout)
+        present = [n for n in names if n in objects]
+        core = next((n for n in present if n.startswith("vmcore")), None)
+        mtime = max(objects[n][1] for n in present)
+        if core is None:
+            sig = signature(info.panic)
+        else:
+            compression = compression_of(Path(core), info)
+            sig = signature_in(self, prefix + core, info.panic, compression)
+        stored = objects[core][0] if core is not None else 0
+        return build_record(found, info, [prefix + n for n in present], stored, mtime, sig)
 
     def close(self) -> None:
         close = getattr(self.client, "close", None)

@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,22 +60,24 @@ def find_dumps(dumpdir: Path) -> Iterator[Found]:
     for root, dirs, names in os.walk(dumpdir):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         rel = os.path.relpath(root, dumpdir)
-        rel = "" if rel == "." else rel
-        listing = frozenset(names)
-        for name in names:
-            if not name.startswith("info.") or name.endswith(".last"):
-                continue
-            if m := _SAVECORE_INFO.match(name):
-                if rel:
-                    parent, _, host = rel.rpartition("/")
-                    found = Found(Path(root, name), parent, host, int(m["index"]), Layout.SAVECORE)
-                else:
-                    found = Found(Path(root, name), "", None, int(m["index"]), Layout.SAVECORE)
-            elif m := _NETDUMPD_INFO.match(name):
-                found = Found(Path(root, name), rel, m["host"], int(m["index"]), Layout.NETDUMPD)
-            else:
-                continue
-            yield dataclasses.replace(found, names=listing)
+        yield from found_in(Path(root), "" if rel == "." else rel, names)
+
+
+def found_in(directory: Path, rel: str, names: Iterable[str]) -> Iterator[Found]:
+    """The dumps whose info files are among ``names``, the listing of ``rel`` (a directory,
+    or a folder of a bucket) whose files are at ``directory``."""
+    listing = frozenset(names)
+    for name in sorted(listing):
+        if not name.startswith("info.") or name.endswith(".last"):
+            continue
+        if m := _SAVECORE_INFO.match(name):
+            parent, _, host = rel.rpartition("/")
+            found = Found(directory / name, parent, host or None, int(m["index"]), Layout.SAVECORE)
+        elif m := _NETDUMPD_INFO.match(name):
+            found = Found(directory / name, rel, m["host"], int(m["index"]), Layout.NETDUMPD)
+        else:
+            continue
+        yield dataclasses.replace(found, names=listing)
 
 
 def core_file(directory: Path, names: list[str]) -> Path | None:
@@ -85,7 +87,8 @@ def core_file(directory: Path, names: list[str]) -> Path | None:
     return None
 
 
-def _compression_of(core: Path, info: InfoFile) -> str:
+def compression_of(core: Path, info: InfoFile) -> str:
+    """A core's compression: its name's suffix, else what the info file says."""
     for suffix, name in _COMPRESSION_OF_SUFFIX.items():
         if core.name.endswith(suffix):
             return name
@@ -139,31 +142,46 @@ def _short(hostname: str | None) -> str | None:
 def record_from_files(dumpdir: Path, found: Found) -> DumpRecord:
     """Everything the files say about one dump (the info file must be readable)."""
     info = parse_info(found.info.read_bytes())
-    host = found.host or _short(info.hostname) or "localhost"
     directory = found.info.parent
     rel_dir = os.path.relpath(directory, dumpdir)
     prefix = "" if rel_dir == "." else f"{rel_dir}/"
     names = found.names or frozenset(os.listdir(directory))
-    present = [n for n in dump_names(host, found.index, found.layout) if n in names]
+    present = [n for n in dump_names(host_of(found, info), found.index, found.layout) if n in names]
     core = core_file(directory, present)
     info_stat = os.stat(found.info)
     core_stat = os.stat(core) if core is not None else None
     mtime = max(info_stat.st_mtime, core_stat.st_mtime if core_stat else 0.0)
-    compression = _compression_of(core, info) if core is not None else "none"
+    compression = compression_of(core, info) if core is not None else "none"
     sig = signature_of(core, info.panic, compression)
+    stored = bytes_on_disk(core_stat) if core_stat is not None else 0
+    return build_record(found, info, [prefix + n for n in present], stored, mtime, sig)
+
+
+def host_of(found: Found, info: InfoFile) -> str:
+    """The host a dump is filed under: its name's, else the info file's short Hostname."""
+    return found.host or _short(info.hostname) or "localhost"
+
+
+def build_record(
+    found: Found, info: InfoFile, files: list[str], stored: int, mtime: float, sig: Signature
+) -> DumpRecord:
+    """The record of a dump found in storage: ``files`` relative to the root, ``stored``
+    the core's bytes, ``mtime`` the newest of its files' modification times."""
+    core = next((Path(f).name for f in files if Path(f).name.startswith(_CORE_STEMS)), None)
+    compression = compression_of(Path(core), info) if core is not None else None
     return DumpRecord(
-        host=host,
+        host=host_of(found, info),
         index=found.index,
         started=mtime,
         path=found.path,
         layout=found.layout,
         ip=info.ip,
-        files=[prefix + n for n in present],
+        files=files,
         state=info.outcome.state,
         reason=info.outcome.reason,
         last_data=mtime,
         ended=mtime,
-        bytes=bytes_on_disk(core_stat) if core_stat is not None else 0,
+        bytes=stored,
         length=info.length,
         architecture=info.architecture,
         architecture_version=info.architecture_version,
@@ -171,8 +189,8 @@ def record_from_files(dumpdir: Path, found: Found) -> DumpRecord:
         panic=info.panic,
         dumptime=info.dumptime,
         hostname=info.hostname,
-        compression=info.compression or (compression if core is not None else None),
-        encrypted=any(n.startswith(("key.", "vmcore_encrypted.")) for n in present),
+        compression=info.compression or compression,
+        encrypted=any(Path(f).name.startswith(("key.", "vmcore_encrypted.")) for f in files),
         parity_ok=info.parity_ok,
         signature=sig.title,
         signature_version=sig.version,

@@ -117,10 +117,6 @@ def run(args: argparse.Namespace) -> int:
         return _mkdir(args)
     from debugnet.catalogue.dumpfiles import open_dump_files
 
-    if args.action == "reindex" and args.store is not None:
-        raise InvalidArgument(
-            "reindex rebuilds a dump directory's catalogue; the collectors keep a bucket's"
-        )
     catalogue = _open(args)
     args.files = open_dump_files(args.dir, args.store)
     try:
@@ -248,8 +244,17 @@ def _rm(args: argparse.Namespace, catalogue: Catalogue) -> int:
 
 def _reindex(args: argparse.Namespace, catalogue: Catalogue) -> int:
     from debugnet.catalogue import reindex
+    from debugnet.catalogue.postgres import is_postgres_url
 
-    print(f"{reindex(catalogue, args.dir)} dumps indexed in {args.dir}")
+    if args.store is not None:
+        print(f"{reindex(catalogue, args.dir, args.files.scan())} dumps indexed in {args.store}")
+    elif args.catalogue is not None and is_postgres_url(args.catalogue):
+        raise InvalidArgument(
+            "reindex replaces every record; a shared catalogue is rebuilt from its bucket "
+            "(--store s3://...), not from one directory"
+        )
+    else:
+        print(f"{reindex(catalogue, args.dir)} dumps indexed in {args.dir}")
     return 0
 
 
