@@ -164,9 +164,13 @@ class Dashboard:
         )
         return self.templates.TemplateResponse(request, name, context, status_code=status)
 
-    def _disk(self) -> dict[str, Any]:
+    def _disk(self) -> dict[str, Any] | None:
+        """Free space where the dumps are; None (no card) with no local dump directory."""
+        where = self.source.dumpdir()
+        if where is None:
+            return None
         try:
-            st = os.statvfs(self.source.dumpdir())
+            st = os.statvfs(where)
         except OSError:
             return {"free": 0, "floor": self.config.floor, "percent_free": 0.0, "low": True}
         free, total = st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize

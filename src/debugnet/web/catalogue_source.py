@@ -1,24 +1,31 @@
-"""The dashboard's queries over a dump directory's catalogue.
+"""The dashboard's queries over a catalogue: a dump directory's SQLite, an SQLite file,
+or a PostgreSQL database shared by many collectors.
 
 Records, groups, merges and removals go through the catalogue's own
 interface. The list's extra needs (offset paging, a panic-string search, a
 count per filter, per-day and per-host aggregates) are SQL over the
-catalogue's ``dumps`` table on a read-only connection of our own, so a page of
-100,000 dumps costs one indexed query, not a Python loop.
+catalogue's ``dumps`` table, so a page of 100,000 dumps costs one indexed
+query, not a Python loop. That SQL goes through a ``_Reader``, the little
+that differs between the backends: where rows come from, what says the
+catalogue changed (for the cache), index hints and the dialect.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Hashable
+import time
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
-from debugnet.catalogue import Catalogue, open_catalogue, sql
+from debugnet.catalogue import Catalogue, open_catalogue_at, sql
+from debugnet.catalogue.base import CatalogueUnavailable
 from debugnet.catalogue.jsonform import group_json, record_json
-from debugnet.catalogue.sqlbase import _from_row as from_row
-from debugnet.catalogue.sqlite import catalogue_path
+from debugnet.catalogue.postgres import PostgresCatalogue
+from debugnet.catalogue.sqlbase import Dialect, from_row
+from debugnet.catalogue.sqlite import SQLITE, SqliteCatalogue
+from debugnet.errors import InvalidArgument
 from debugnet.web.source import DumpFile, DumpFilter, Record
 
 log = logging.getLogger(__name__)
@@ -27,34 +34,115 @@ DAY = 86400
 T = TypeVar("T")
 
 
-def _where(f: DumpFilter, signatures: list[str] | None) -> tuple[str, list[Any]]:
-    return sql.dump_filter(
-        host=f.host,
-        state=f.state,
-        signatures=signatures,
-        since=f.since,
-        until=f.until,
-        search=f.search,
-    )
+class _Reader(Protocol):
+    """The dashboard's own read queries over one backend."""
+
+    dialect: Dialect
+
+    def rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a query in the portable SQL (``?`` placeholders)."""
+        ...
+
+    def version(self) -> Hashable:
+        """A value that changes whenever any connection commits a change."""
+        ...
+
+    def hint(self, index: str) -> str:
+        """`` INDEXED BY index`` where the planner needs telling, else nothing."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class _SqliteReader:
+    """A read-only connection of our own to the SQLite file.
+
+    Its own connection because ``PRAGMA data_version`` changes only for
+    commits by *other* connections, the catalogue's included.
+    """
+
+    dialect = SQLITE
+
+    def __init__(self, path: Path) -> None:
+        uri = f"file:{path}?mode=ro"
+        self._db = sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False)
+
+    def rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._db.execute(text, params).fetchall()
+
+    def version(self) -> Hashable:
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    def hint(self, index: str) -> str:
+        # SQLite's planner picks a worse index for these aggregates without the hint.
+        return f" INDEXED BY {index}"
+
+    def close(self) -> None:
+        self._db.close()
+
+
+# Where the server's write-ahead log ends: it moves on every commit, in any
+# session, and a role needs no privilege to ask. A hot standby reports how far
+# it has replayed instead (the other function fails in recovery).
+_WAL_POSITION = (
+    "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text "
+    "ELSE pg_current_wal_insert_lsn()::text END"
+)
+
+
+class _PostgresReader:
+    """Queries through the shared catalogue itself, so they reconnect with backoff too."""
+
+    def __init__(self, catalogue: PostgresCatalogue, ttl: float = 5.0) -> None:
+        self._cat = catalogue
+        self.dialect = catalogue.dialect
+        self._ttl = ttl
+        self._use_wal = True
+
+    def rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._cat.rows(text, params)
+
+    def version(self) -> Hashable:
+        """The WAL position; where that is refused (a locked-down server), a short TTL."""
+        if self._use_wal:
+            try:
+                return str(self._cat.rows(_WAL_POSITION)[0][0])
+            except CatalogueUnavailable as exc:
+                log.warning("catalogue: no WAL position (%s); caching for %.0f s", exc, self._ttl)
+                self._use_wal = False
+        return int(time.monotonic() // self._ttl)
+
+    def hint(self, index: str) -> str:
+        return ""  # PostgreSQL's planner chooses on statistics and has no hints
+
+    def close(self) -> None:
+        pass  # the connection is the catalogue's
+
+
+def _reader_for(catalogue: Catalogue) -> _Reader:
+    if isinstance(catalogue, PostgresCatalogue):
+        return _PostgresReader(catalogue)
+    if isinstance(catalogue, SqliteCatalogue):
+        return _SqliteReader(catalogue.path)
+    raise InvalidArgument(f"the dashboard cannot read a {type(catalogue).__name__}")
 
 
 class CatalogueSource:
-    """``DumpSource`` over the SQLite catalogue of one dump directory."""
+    """``DumpSource`` over a catalogue, with the dump directory its files are in (if local)."""
 
-    def __init__(self, dumpdir: Path, catalogue: Catalogue, reader: sqlite3.Connection) -> None:
+    def __init__(self, dumpdir: Path | None, catalogue: Catalogue, reader: _Reader) -> None:
         self._dir = dumpdir
         self.catalogue = catalogue
         self._db = reader
-        self._cache: dict[Hashable, tuple[int, Any]] = {}
+        self._cache: dict[Hashable, tuple[Hashable, Any]] = {}
 
     def _cached(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``, reused until the catalogue changes.
 
-        SQLite bumps ``PRAGMA data_version`` on this (read-only) connection
-        whenever another connection commits, so a whole-catalogue aggregate is
-        computed once per change, not once per page view.
+        The reader's version moves whenever any connection commits, so a
+        whole-catalogue aggregate is computed once per change, not once per page view.
         """
-        version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        version = self._db.version()
         hit = self._cache.get(key)
         if hit is not None and hit[0] == version:
             return cast(T, hit[1])
@@ -66,17 +154,39 @@ class CatalogueSource:
 
     @classmethod
     def open(cls, dumpdir: Path) -> CatalogueSource:
-        catalogue = open_catalogue(dumpdir)  # creates or migrates the schema first
-        uri = f"file:{catalogue_path(dumpdir)}?mode=ro"
-        reader = sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False)
-        return cls(dumpdir, catalogue, reader)
+        """The dump directory's own catalogue (created or migrated first)."""
+        return cls.open_at(None, dumpdir)
+
+    @classmethod
+    def open_at(cls, url: str | None, dumpdir: Path | None) -> CatalogueSource:
+        """``--catalogue URL`` (PostgreSQL or an SQLite file), or None for ``dumpdir``'s own.
+
+        ``dumpdir`` is where the files are; None when they are not on this machine.
+        """
+        catalogue = open_catalogue_at(url, dumpdir)
+        try:
+            return cls(dumpdir, catalogue, _reader_for(catalogue))
+        except BaseException:
+            catalogue.close()
+            raise
 
     def close(self) -> None:
         self._db.close()
         self.catalogue.close()
 
-    def dumpdir(self) -> Path:
+    def dumpdir(self) -> Path | None:
         return self._dir
+
+    def _where(self, f: DumpFilter) -> tuple[str, list[Any]]:
+        return sql.dump_filter(
+            host=f.host,
+            state=f.state,
+            signatures=self._signatures(f),
+            since=f.since,
+            until=f.until,
+            search=f.search,
+            like=self._db.dialect.like,
+        )
 
     def _signatures(self, f: DumpFilter) -> list[str] | None:
         if f.signature is None:
@@ -87,24 +197,24 @@ class CatalogueSource:
     # -- lists -----------------------------------------------------------------
 
     def dumps(self, f: DumpFilter, limit: int, offset: int) -> list[Record]:
-        where, params = _where(f, self._signatures(f))
+        where, params = self._where(f)
         # The catalogue's own SELECT and row reader: one query for the page, no per-row get.
-        rows = self._db.execute(
+        rows = self._db.rows(
             f"{sql.SELECT}{where} ORDER BY started DESC, id DESC LIMIT ? OFFSET ?",
             [*params, limit, offset],
-        ).fetchall()
+        )
         return [record_json(from_row(r)) for r in rows]
 
     def count(self, f: DumpFilter) -> int:
-        where, params = _where(f, self._signatures(f))
-        return int(self._db.execute(f"SELECT COUNT(*) FROM dumps{where}", params).fetchone()[0])
+        where, params = self._where(f)
+        return int(self._db.rows(f"SELECT COUNT(*) FROM dumps{where}", params)[0][0])
 
     def size(self) -> int:
         return self.catalogue.count()
 
     def states_since(self, since: float) -> dict[str, int]:
-        rows = self._db.execute(
-            "SELECT state, COUNT(*) FROM dumps INDEXED BY dumps_started "
+        rows = self._db.rows(
+            f"SELECT state, COUNT(*) FROM dumps{self._db.hint('dumps_started')} "
             "WHERE started >= ? GROUP BY state",
             (since,),
         )
@@ -122,12 +232,12 @@ class CatalogueSource:
         # signatures are folded onto their group's name here, not joined per row.
         column = {None: "state", "host": "host", "signature": "signature"}[key]
         index = {None: "dumps_started", "host": "dumps_host", "signature": "dumps_signature"}[key]
-        rows = self._db.execute(
-            f"SELECT CAST(started / {DAY} AS INTEGER) AS day, {column}, COUNT(*) "
-            f"FROM dumps INDEXED BY {index} WHERE started >= ? GROUP BY 1, 2",
+        rows = self._db.rows(
+            f"SELECT {self._db.dialect.day} AS day, {column}, COUNT(*) "
+            f"FROM dumps{self._db.hint(index)} WHERE started >= ? GROUP BY 1, 2",
             (first_day * DAY,),
         )
-        canonical = dict(self._db.execute("SELECT signature, canonical FROM signature_merges"))
+        canonical = dict(self._db.rows(sql.MERGES))
         out: dict[str, dict[str, int]] = {}
         for day, value, n in rows:
             if value is None:
@@ -142,7 +252,7 @@ class CatalogueSource:
         return [dict(h) for h in self._cached("hosts", self._hosts)]
 
     def _hosts(self) -> list[Record]:
-        rows = self._db.execute(
+        rows = self._db.rows(
             "SELECT host, COUNT(*), MAX(started), "
             "(SELECT id FROM dumps d2 WHERE d2.host = d.host ORDER BY started DESC, id DESC "
             " LIMIT 1) FROM dumps d GROUP BY host ORDER BY MAX(started) DESC"
@@ -173,7 +283,7 @@ class CatalogueSource:
 
     def files(self, dump_id: str) -> list[DumpFile]:
         record = self.catalogue.get(dump_id)
-        if record is None:
+        if record is None or self._dir is None:  # no local directory: no files to read here
             return []
         out = []
         for name in record.files:
