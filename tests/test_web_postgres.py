@@ -213,6 +213,27 @@ def test_version_for_a_role_without_privileges(pg_cluster: PgCluster, pg_url: st
     admin.close()
 
 
+def test_database_restart_is_a_503_then_reconnects(pg_cluster: PgCluster, pg_url: str) -> None:
+    """A database down longer than the dashboard's retries: 503 with the reason, not a hang
+    or a traceback; once it is back, the next page reconnects."""
+    cat = PostgresCatalogue(pg_url, migrate=True)
+    cat.put(rec("db1", 0, D))
+    cat.close()
+    source = CatalogueSource.open_at(pg_url, None, retry_for=0.5)
+    with TestClient(create_app(WebConfig(source, Auth(None))), base_url="http://127.0.0.1") as c:
+        assert ids(c) == ["db1.0"]
+        pg_cluster.stop()
+        try:
+            for page in ("/api/dumps", "/", "/hosts"):
+                r = c.get(page)
+                assert r.status_code == 503 and "unreachable" in r.text, r.text
+                assert len(r.text.strip().splitlines()) == 1
+        finally:
+            pg_cluster.start()
+        assert ids(c) == ["db1.0"] and "db1" in c.get("/hosts").text
+    source.close()
+
+
 def test_web_process_over_postgresql(writer: Catalogue, url: str) -> None:
     """`debugnet web --catalogue URL` as an operator runs it, with no dump directory."""
     ip = free_loopback(ports=())
@@ -231,6 +252,7 @@ def test_web_process_over_postgresql(writer: Catalogue, url: str) -> None:
         stop(proc)
 
 
+@pytest.mark.slow
 def test_unreachable_catalogue_is_one_line_and_an_exit_status(pg_url: str) -> None:
     port = pg_url.split(":")[2].split("/")[0]
     for url, why in (

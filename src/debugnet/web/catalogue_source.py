@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar, cast
 from debugnet.catalogue import Catalogue, open_catalogue_at, sql
 from debugnet.catalogue.base import CatalogueUnavailable
 from debugnet.catalogue.jsonform import group_json, record_json
-from debugnet.catalogue.postgres import PostgresCatalogue
+from debugnet.catalogue.postgres import PostgresCatalogue, is_postgres_url
 from debugnet.catalogue.sqlbase import Dialect, from_row
 from debugnet.catalogue.sqlite import SQLITE, SqliteCatalogue
 from debugnet.errors import InvalidArgument
@@ -31,6 +31,8 @@ from debugnet.web.source import DumpFile, DumpFilter, Record
 log = logging.getLogger(__name__)
 
 DAY = 86400
+RETRY_FOR = 15.0
+"""Seconds a page waits for a lost PostgreSQL connection to come back."""
 T = TypeVar("T")
 
 
@@ -158,12 +160,20 @@ class CatalogueSource:
         return cls.open_at(None, dumpdir)
 
     @classmethod
-    def open_at(cls, url: str | None, dumpdir: Path | None) -> CatalogueSource:
+    def open_at(
+        cls, url: str | None, dumpdir: Path | None, *, retry_for: float = RETRY_FOR
+    ) -> CatalogueSource:
         """``--catalogue URL`` (PostgreSQL or an SQLite file), or None for ``dumpdir``'s own.
 
         ``dumpdir`` is where the files are; None when they are not on this machine.
+        A lost PostgreSQL connection is retried for ``retry_for`` seconds, not
+        the collectors' minutes: the pages wait meanwhile, then answer 503.
         """
-        catalogue = open_catalogue_at(url, dumpdir)
+        catalogue: Catalogue
+        if url is not None and is_postgres_url(url):
+            catalogue = PostgresCatalogue(url, retry_for=retry_for)
+        else:
+            catalogue = open_catalogue_at(url, dumpdir)
         try:
             return cls(dumpdir, catalogue, _reader_for(catalogue))
         except BaseException:
