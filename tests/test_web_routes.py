@@ -234,3 +234,17 @@ def test_api_is_the_cli_json(
     assert client.get("/api/groups").json() == cli_groups
     one = cli_list[0]
     assert client.get(f"/api/dumps/{one['id']}").json() == one
+
+
+def test_collector_shown(client: TestClient, known: Known, catalogue_url: str | None) -> None:
+    """Which collector received each dump: a column of the list and a field of its page."""
+    dumps = client.get("/api/dumps").json()["dumps"]
+    cells = re.findall(r'<td class="hide-small collector">([^<]*)</td>', client.get("/dumps").text)
+    assert cells == [d["collector"] for d in dumps]
+    if catalogue_url is not None:
+        hosts = [known.host_a, known.host_b]
+        assert cells == [collector_of(d["host"], hosts) for d in dumps]
+        assert set(cells) == {"east", "west"}
+    one = dumps[0]
+    page = client.get(f"/dumps/{one['id']}").text
+    assert f"<dt>collector</dt><dd>{one['collector']}</dd>" in page
