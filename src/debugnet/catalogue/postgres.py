@@ -193,6 +193,9 @@ class PostgresCatalogue(SqlCatalogue):
     def dumps(self, query: ListQuery) -> list[DumpRecord]:
         return self._retrying(lambda: SqlCatalogue.dumps(self, query))
 
+    def signatures_of(self, signature: str) -> list[str]:
+        return self._retrying(lambda: SqlCatalogue.signatures_of(self, signature))
+
     def groups(self, since: float | None = None) -> list[Group]:
         return self._retrying(lambda: SqlCatalogue.groups(self, since))
 
