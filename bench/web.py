@@ -6,7 +6,10 @@ first and the best of ``--repeat`` runs are printed (whole-catalogue
 aggregates are cached until the catalogue changes, so "first" is the cost
 after a change), beside the catalogue's own ``count()`` as a floor.
 
-    python bench/web.py [--dumps 100000] [--repeat 5]
+    python bench/web.py [--dumps 100000] [--repeat 5] [--catalogue postgresql://...]
+
+``--catalogue`` measures a PostgreSQL catalogue instead of the embedded SQLite:
+give a scratch database, its dumps are replaced by the benchmark's.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 
 from starlette.testclient import TestClient
 
-from debugnet.catalogue import DumpRecord, DumpState, open_catalogue
+from debugnet.catalogue import DumpRecord, DumpState, open_catalogue_at
 from debugnet.web.app import WebConfig, create_app
 from debugnet.web.auth import Auth
 from debugnet.web.catalogue_source import CatalogueSource
@@ -27,7 +30,7 @@ from debugnet.web.catalogue_source import CatalogueSource
 STATES = [DumpState.COMPLETE] * 8 + [DumpState.INCOMPLETE, DumpState.FAILED]
 
 
-def fill(dumpdir: Path, n: int) -> None:
+def fill(url: str | None, dumpdir: Path, n: int) -> None:
     rng = random.Random(1)
     now = time.time()
     records = []
@@ -51,7 +54,7 @@ def fill(dumpdir: Path, n: int) -> None:
                 signature_version=1,
             )
         )
-    catalogue = open_catalogue(dumpdir)
+    catalogue = open_catalogue_at(url, dumpdir, migrate=True)
     catalogue.replace_all(records)
     catalogue.close()
 
@@ -71,13 +74,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dumps", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--catalogue", metavar="URL", help="a scratch PostgreSQL database")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         dumpdir = Path(tmp)
         start = time.perf_counter()
-        fill(dumpdir, args.dumps)
+        fill(args.catalogue, dumpdir, args.dumps)
         print(f"{args.dumps} records written in {time.perf_counter() - start:.1f} s")
-        source = CatalogueSource.open(dumpdir)
+        source = CatalogueSource.open_at(args.catalogue, dumpdir)
         floor = min(
             (lambda t: (source.size(), time.perf_counter() - t)[1])(time.perf_counter())
             for _ in range(args.repeat)

@@ -120,6 +120,20 @@ def test_dumps_reads_what_a_collector_wrote_to_the_bucket(
     finally:
         here.unlink(missing_ok=True)
 
+    # the dashboard over the shared catalogue and the bucket, no local directory
+    proc, base = _web(env, "--catalogue", url, "--store", f"s3://{bucket}/crash")
+    try:
+        page = urllib.request.urlopen(f"{base}/dumps/rack1/{plain}.0", timeout=30).read()
+        assert b"Fatal trap 12" in page and b"c0" in page
+        name = f"vmcore_encrypted.{sealed}.0"
+        with urllib.request.urlopen(f"{base}/download/{sealed}.0?file={name}", timeout=30) as r:
+            body = r.read()
+        stored = weed.client().get_object(Bucket=bucket, Key=f"crash/{name}")["Body"].read()
+        assert body == stored and len(body) >= len(core)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
     # reindex rebuilds the shared catalogue from the bucket alone, signatures included
     before = json.loads(dumps_cli(env, "--catalogue", url, "list", "--json").stdout)
     r = dumps_cli(env, *store, "reindex")

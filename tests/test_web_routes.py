@@ -18,7 +18,11 @@ from debugnet.web.app import WebConfig, create_app
 from debugnet.web.auth import Auth
 from debugnet.web.catalogue_source import CatalogueSource
 from debugnet.web.live import Arriving
+from tests.pgserver import pg_cluster, pg_url
 from tests.webdumps import Known, make_known_dumps
+from tests.webpg import collector_of, to_postgres
+
+__all__ = ["pg_cluster", "pg_url"]
 
 TCP_SIG = "Fatal trap NUM: page fault while in kernel mode in tcp_output"
 ZIO_SIG = "Fatal trap NUM: page fault while in kernel mode in zio_done"
@@ -48,9 +52,19 @@ def dumpdir(known: Known, tmp_path: Path) -> Path:
     return copy
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalogue_url(request: pytest.FixtureRequest, dumpdir: Path, known: Known) -> str | None:
+    """Every route over both backends: the directory's SQLite (None), or the same records
+    in a shared PostgreSQL catalogue, written by two collectors (files still in ``dumpdir``)."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("pg_url")
+    return to_postgres(dumpdir, url, [known.host_a, known.host_b])
+
+
 @pytest.fixture
-def client(dumpdir: Path) -> Iterator[TestClient]:
-    source = CatalogueSource.open(dumpdir)
+def client(dumpdir: Path, catalogue_url: str | None) -> Iterator[TestClient]:
+    source = CatalogueSource.open_at(catalogue_url, dumpdir)
     app = create_app(WebConfig(source, Auth(None), live=Live(), floor=1 << 30))
     with TestClient(app, base_url="http://127.0.0.1") as c:
         yield c
@@ -201,18 +215,36 @@ def test_api(client: TestClient, known: Known) -> None:
 
 
 def test_api_is_the_cli_json(
-    client: TestClient, dumpdir: Path, capsys: pytest.CaptureFixture[str]
+    client: TestClient,
+    dumpdir: Path,
+    catalogue_url: str | None,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """/api/dumps and /api/groups print what `debugnet dumps list|groups --json` prints."""
     import json
 
     from debugnet.cli import main
 
-    assert main(["dumps", "--dir", str(dumpdir), "list", "--json"]) == 0
+    where = ["--dir", str(dumpdir)] + (["--catalogue", catalogue_url] if catalogue_url else [])
+    assert main(["dumps", *where, "list", "--json"]) == 0
     cli_list = json.loads(capsys.readouterr().out)
     assert client.get("/api/dumps").json()["dumps"] == cli_list
-    assert main(["dumps", "--dir", str(dumpdir), "groups", "--json"]) == 0
+    assert main(["dumps", *where, "groups", "--json"]) == 0
     cli_groups = json.loads(capsys.readouterr().out)
     assert client.get("/api/groups").json() == cli_groups
     one = cli_list[0]
     assert client.get(f"/api/dumps/{one['id']}").json() == one
+
+
+def test_collector_shown(client: TestClient, known: Known, catalogue_url: str | None) -> None:
+    """Which collector received each dump: a column of the list and a field of its page."""
+    dumps = client.get("/api/dumps").json()["dumps"]
+    cells = re.findall(r'<td class="hide-small collector">([^<]*)</td>', client.get("/dumps").text)
+    assert cells == [d["collector"] for d in dumps]
+    if catalogue_url is not None:
+        hosts = [known.host_a, known.host_b]
+        assert cells == [collector_of(d["host"], hosts) for d in dumps]
+        assert set(cells) == {"east", "west"}
+    one = dumps[0]
+    page = client.get(f"/dumps/{one['id']}").text
+    assert f"<dt>collector</dt><dd>{one['collector']}</dd>" in page

@@ -64,13 +64,17 @@ def open_catalogue(dumpdir: Path) -> Catalogue:
     return SqliteCatalogue(catalogue_path(dumpdir))
 
 
-def open_catalogue_at(url: str | None, dumpdir: Path, *, migrate: bool = False) -> Catalogue:
+def open_catalogue_at(url: str | None, dumpdir: Path | None, *, migrate: bool = False) -> Catalogue:
     """``--catalogue``: a ``postgresql://`` URL, an SQLite file, or (None) the dump directory's.
 
     A shared PostgreSQL catalogue is only migrated when asked (``debugnet
-    dumps migrate``); SQLite files are migrated forward on open.
+    dumps migrate``); SQLite files are migrated forward on open. A reader
+    with no local dump directory (the dashboard over a shared catalogue)
+    passes None for ``dumpdir`` and must then give a URL.
     """
     if url is None:
+        if dumpdir is None:
+            raise InvalidArgument("no catalogue: give --catalogue URL or a dump directory")
         return open_catalogue(dumpdir)
     from debugnet.catalogue.postgres import PostgresCatalogue, is_postgres_url
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from debugnet.catalogue import sql
@@ -60,6 +60,11 @@ def redact(url: str) -> str:
     return f"{scheme}://{user}@{where}"
 
 
+def one_line(exc: Exception) -> str:
+    """libpq's message on one line (it adds hints on lines of their own): errors are one line."""
+    return " ".join(str(exc).split())
+
+
 class PostgresCatalogue(SqlCatalogue):
     """The catalogue in a PostgreSQL database shared by every collector and reader."""
 
@@ -79,12 +84,17 @@ class PostgresCatalogue(SqlCatalogue):
         self._connect_timeout = connect_timeout
         self._sleep = sleep
         self.reconnects = 0
-        dialect = Dialect(placeholder="%s", error=self._pg.Error)
+        dialect = Dialect(
+            placeholder="%s",
+            error=self._pg.Error,
+            like="ILIKE",
+            day="CAST(FLOOR(started / 86400) AS BIGINT)",
+        )
         try:
             db = self._connect()
             super().__init__(db, dialect)
         except self._pg.Error as exc:
-            raise CatalogueError(f"catalogue {redact(url)}: {exc}".strip()) from None
+            raise CatalogueError(f"catalogue {redact(url)}: {one_line(exc)}") from None
         except CatalogueError:
             db.close()
             raise
@@ -139,7 +149,7 @@ class PostgresCatalogue(SqlCatalogue):
                     raise
                 if time.monotonic() + delay > deadline:
                     raise CatalogueError(
-                        f"catalogue {redact(self.url)} unreachable: {exc}"
+                        f"catalogue {redact(self.url)} unreachable: {one_line(exc)}"
                     ) from exc
                 log.warning("catalogue connection lost (%s); retrying in %.1f s", exc, delay)
             self._sleep(delay)
@@ -183,6 +193,9 @@ class PostgresCatalogue(SqlCatalogue):
     def dumps(self, query: ListQuery) -> list[DumpRecord]:
         return self._retrying(lambda: SqlCatalogue.dumps(self, query))
 
+    def signatures_of(self, signature: str) -> list[str]:
+        return self._retrying(lambda: SqlCatalogue.signatures_of(self, signature))
+
     def groups(self, since: float | None = None) -> list[Group]:
         return self._retrying(lambda: SqlCatalogue.groups(self, since))
 
@@ -205,6 +218,9 @@ class PostgresCatalogue(SqlCatalogue):
 
     def count(self) -> int:
         return self._retrying(lambda: SqlCatalogue.count(self))
+
+    def rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._retrying(lambda: SqlCatalogue.rows(self, text, params))
 
     def schema_version(self) -> int:
         return self._retrying(self._version)

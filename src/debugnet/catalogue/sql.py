@@ -125,12 +125,14 @@ def dump_filter(
     since: float | None = None,
     until: float | None = None,
     search: str | None = None,
+    like: str = "LIKE",
 ) -> tuple[str, list[Any]]:
     """`` WHERE …`` (or nothing) and its parameters for the filters of a dump list.
 
     One builder for ``debugnet dumps list`` and the dashboard, so both select
     the same dumps for the same filters. ``search`` is a substring of the panic
-    string, matched literally (``%``, ``_`` and ``\\`` escaped).
+    string, matched literally (``%``, ``_`` and ``\\`` escaped) and, for ASCII,
+    regardless of case: ``like`` is the dialect's operator for that (``Dialect.like``).
     """
     clauses: list[str] = []
     params: list[Any] = []
@@ -151,6 +153,6 @@ def dump_filter(
         params.append(until)
     if search:
         escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        clauses.append("panic LIKE ? ESCAPE '\\'")
+        clauses.append(f"panic {like} ? ESCAPE '\\'")
         params.append(f"%{escaped}%")
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

@@ -35,6 +35,11 @@ class Dialect:
     """What ``?`` becomes in this database's paramstyle."""
     error: type[Exception]
     """The driver's base exception (its DB-API ``Error``)."""
+    like: str = "LIKE"
+    """A substring match that ignores ASCII case: SQLite's LIKE does, PostgreSQL's needs ILIKE."""
+    day: str = "CAST(started / 86400 AS INTEGER)"
+    """The UTC day number of ``started``. A cast truncates in SQLite but rounds in
+    PostgreSQL, where a dump at 18:00 would land on the next day: it uses FLOOR."""
 
 
 def _text(value: str) -> str:
@@ -65,7 +70,7 @@ _STATES = {state.value: state for state in DumpState}
 _decode_list = json.JSONDecoder().decode
 
 
-def _from_row(row: Sequence[Any]) -> DumpRecord:
+def from_row(row: Sequence[Any]) -> DumpRecord:
     """A record from a row; sql.COLUMNS follow DumpRecord's field order (a test checks it)."""
     r = DumpRecord(*row)
     r.files = _decode_list(row[_FILES])
@@ -100,6 +105,18 @@ class SqlCatalogue(Catalogue):
         self._db = connection
         self._dialect = dialect
         self._migrate()
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._dialect
+
+    def rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row of a read-only query in the portable SQL (``?`` placeholders).
+
+        For readers with needs beyond the interface (the dashboard's paging,
+        counts and aggregates); decode ``sql.SELECT`` rows with ``from_row``.
+        """
+        return [tuple(r) for r in self._exec(text, params).fetchall()]
 
     # -- plumbing --------------------------------------------------------------
 
@@ -172,7 +189,7 @@ class SqlCatalogue(Catalogue):
 
     def get(self, dump_id: str) -> DumpRecord | None:
         row = self._exec(f"{sql.SELECT} WHERE id = ?", (dump_id,)).fetchone()
-        return None if row is None else _from_row(row)
+        return None if row is None else from_row(row)
 
     def signatures_of(self, signature: str) -> list[str]:
         """Every signature that is one cause with ``signature`` (itself included)."""
@@ -194,7 +211,7 @@ class SqlCatalogue(Catalogue):
         if query.limit is not None:
             text += " LIMIT ?"
             params.append(query.limit)
-        return [_from_row(r) for r in self._exec(text, params).fetchall()]
+        return [from_row(r) for r in self._exec(text, params).fetchall()]
 
     def groups(self, since: float | None = None) -> list[Group]:
         """Aggregates per signature in SQL, then merged signatures folded together."""
@@ -242,7 +259,7 @@ class SqlCatalogue(Catalogue):
     def receiving(self, collector: str) -> list[DumpRecord]:
         text = f"{sql.SELECT} WHERE state = ? AND collector = ? ORDER BY started"
         rows = self._exec(text, (DumpState.RECEIVING.value, collector)).fetchall()
-        return [_from_row(r) for r in rows]
+        return [from_row(r) for r in rows]
 
     def replace_all(self, records: Iterable[DumpRecord]) -> int:
         self._exec(sql.DELETE_ALL)

@@ -16,6 +16,7 @@ from debugnet.cli.web import add_auth_option, missing_extra
 from debugnet.errors import InvalidArgument
 
 if TYPE_CHECKING:
+    from debugnet.catalogue import Catalogue
     from debugnet.server.listener import Server
     from debugnet.server.monitor import Monitor
     from debugnet.web.live import Arriving
@@ -100,8 +101,15 @@ def start(args: argparse.Namespace, server: Server) -> Callable[[], None]:
     return stop
 
 
+def _catalogue_of(server: Server) -> Catalogue:
+    """A connection of our own to the catalogue the server writes (``--catalogue``, or its
+    directory's), so the feed, the metrics and the dashboard read what it wrote."""
+    from debugnet.catalogue import open_catalogue_at
+
+    return open_catalogue_at(server.config.catalogue_url, server.config.dumpdir)
+
+
 def _start(args: argparse.Namespace, server: Server, closers: list[Callable[[], None]]) -> None:
-    from debugnet.catalogue import open_catalogue
     from debugnet.server.feed import EndedFeed
     from debugnet.server.metrics import parse_address
 
@@ -119,7 +127,7 @@ def _start(args: argparse.Namespace, server: Server, closers: list[Callable[[], 
         served = server.catalogue  # the server's own catalogue, unless --no-catalogue
         feed = EndedFeed(
             dumpdir,
-            open_catalogue(dumpdir),
+            _catalogue_of(server),
             notifier.submit if notifier else None,
             writer=served.writer if served is not None else None,
             layout=server.config.layout,
@@ -131,7 +139,7 @@ def _start(args: argparse.Namespace, server: Server, closers: list[Callable[[], 
             from debugnet.server.metrics import MetricsServer, Sources
         except ImportError as exc:
             raise missing_extra(exc, "metrics") from exc
-        catalogue = open_catalogue(dumpdir)
+        catalogue = _catalogue_of(server)
         closers.append(catalogue.close)
         sources = Sources(
             server.monitor.tally,
@@ -166,7 +174,8 @@ def _start_web(args: argparse.Namespace, server: Server, closers: list[Callable[
     from debugnet.catalogue.dumpfiles import open_dump_files
 
     config = server.config
-    source = CatalogueSource.open(config.dumpdir, open_dump_files(config.dumpdir, config.store))
+    stored = open_dump_files(config.dumpdir, config.store)
+    source = CatalogueSource.open_at(config.catalogue_url, config.dumpdir, stored=stored)
     closers.append(source.close)
     app = create_app(WebConfig(source, Auth(users), live=LiveView(server.monitor)))
     web = WebServer(app, host, port)

@@ -1,11 +1,16 @@
-"""`debugnet web`: the dashboard and JSON API over a dump directory's catalogue."""
+"""`debugnet web`: the dashboard and JSON API over a dump directory's catalogue, or a shared
+one (``--catalogue postgresql://…``)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from debugnet.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from debugnet.web.catalogue_source import CatalogueSource
 
 
 def add_auth_option(parser: argparse.ArgumentParser) -> None:
@@ -17,7 +22,15 @@ def add_auth_option(parser: argparse.ArgumentParser) -> None:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", default="./crash", help="dump directory (default: ./crash)")
+    parser.add_argument(
+        "--dir",
+        help="dump directory (default: ./crash; with --catalogue, none: files are not local)",
+    )
+    parser.add_argument(
+        "--catalogue",
+        metavar="URL",
+        help="a shared catalogue (postgresql://...) or an SQLite file (default: in --dir)",
+    )
     parser.add_argument("--bind", default="127.0.0.1", help="address (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8023, help="TCP port (default: 8023)")
     parser.add_argument(
@@ -43,25 +56,52 @@ def run(args: argparse.Namespace) -> int:
     try:
         from debugnet.web.app import WebConfig, create_app
         from debugnet.web.auth import Auth, require_auth_for
-        from debugnet.web.catalogue_source import CatalogueSource
         from debugnet.web.run import WebServer
     except ImportError as exc:
         raise missing_extra(exc, "web") from exc
     if not 0 < args.port < 65536:
         raise InvalidArgument(f"port {args.port} out of range")
     users = require_auth_for(args.bind, Path(args.auth_file) if args.auth_file else None)
-    dumpdir = Path(args.dir).absolute()
-    if not dumpdir.is_dir():
-        raise InvalidArgument(f"dump directory {dumpdir} does not exist")
-    from debugnet.catalogue.dumpfiles import open_dump_files
-
-    source = CatalogueSource.open(dumpdir, open_dump_files(dumpdir, args.store))
-    if source.size() == 0:
+    source = _open_source(args.catalogue, args.dir, args.store)
+    dumpdir = source.dumpdir()
+    if args.catalogue is None and args.store is None and dumpdir is not None and source.size() == 0:
         from debugnet.catalogue import reindex
 
         found = reindex(source.catalogue, dumpdir)
         print(f"debugnet web: empty catalogue; {found} dumps indexed from the files", flush=True)
     server = WebServer(create_app(WebConfig(source, Auth(users))), args.bind, args.port)
-    print(f"debugnet web: dashboard at {server.url}/ for {dumpdir}", flush=True)
+    print(
+        f"debugnet web: dashboard at {server.url}/ for "
+        f"{_shown(args.catalogue, dumpdir, args.store)}",
+        flush=True,
+    )
     server.serve()
     return 0
+
+
+def _open_source(url: str | None, folder: str | None, store: str | None) -> CatalogueSource:
+    """The catalogue to show and where the files are: ``--store``'s bucket, or ``--dir``.
+
+    Without ``--catalogue`` the directory's own catalogue (``./crash`` by
+    default); with one, a directory only if given.
+    """
+    from debugnet.catalogue.dumpfiles import BucketFiles
+    from debugnet.catalogue.s3location import S3Location
+    from debugnet.web.catalogue_source import CatalogueSource
+
+    if url is None and folder is None:
+        folder = "./crash"
+    dumpdir = Path(folder).absolute() if folder is not None else None
+    if dumpdir is not None and not dumpdir.is_dir():
+        raise InvalidArgument(f"dump directory {dumpdir} does not exist")
+    stored = BucketFiles(S3Location.parse(store)) if store is not None else None
+    return CatalogueSource.open_at(url, dumpdir, stored=stored)
+
+
+def _shown(url: str | None, dumpdir: Path | None, store: str | None) -> str:
+    where = store or dumpdir
+    if url is None:
+        return str(dumpdir) + (f" (files in {store})" if store else "")
+    from debugnet.catalogue.postgres import redact
+
+    return redact(url) + (f" (files in {where})" if where is not None else "")

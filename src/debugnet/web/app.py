@@ -30,7 +30,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from debugnet.catalogue.base import CatalogueUnavailable
 from debugnet.catalogue.jsonform import iso
+from debugnet.catalogue.sqlbase import CatalogueError
 from debugnet.web import plot
 from debugnet.web.auth import SESSION_COOKIE, Auth
 from debugnet.web.gate import (
@@ -165,9 +167,13 @@ class Dashboard:
         )
         return self.templates.TemplateResponse(request, name, context, status_code=status)
 
-    def _disk(self) -> dict[str, Any]:
+    def _disk(self) -> dict[str, Any] | None:
+        """Free space where the dumps are; None (no card) with no local dump directory."""
+        where = self.source.dumpdir()
+        if where is None:
+            return None
         try:
-            st = os.statvfs(self.source.dumpdir())
+            st = os.statvfs(where)
         except OSError:
             return {"free": 0, "floor": self.config.floor, "percent_free": 0.0, "low": True}
         free, total = st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize
@@ -414,7 +420,17 @@ class Dashboard:
         async def bad_request(request: Request, exc: Exception) -> Response:
             return PlainTextResponse(f"400 Bad Request: {exc}\n", status_code=400)
 
-        app = Starlette(routes=routes, exception_handlers={BadRequest: bad_request})
+        async def unavailable(request: Request, exc: Exception) -> Response:
+            # A shared catalogue that stayed unreachable through its retries.
+            log.warning("%s %s: %s", request.method, request.url.path, exc)
+            return PlainTextResponse(f"503 Service Unavailable: {exc}\n", status_code=503)
+
+        handlers: dict[Any, Any] = {
+            BadRequest: bad_request,
+            CatalogueError: unavailable,
+            CatalogueUnavailable: unavailable,
+        }
+        app = Starlette(routes=routes, exception_handlers=handlers)
         app.add_middleware(SecurityHeaders)
         return app
 
