@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import html
+import inspect
 import logging
 import os
 import re
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 from urllib.parse import quote, urlencode
 
 from markupsafe import Markup
@@ -36,6 +40,7 @@ from debugnet.catalogue.sqlbase import CatalogueError
 from debugnet.web import plot
 from debugnet.web.auth import SESSION_COOKIE, Auth
 from debugnet.web.gate import (
+    Endpoint,
     Who,
     client_address,
     csrf_ok,
@@ -48,6 +53,8 @@ from debugnet.web.source import DumpFilter, DumpSource, day_labels
 from debugnet.web.timefmt import format_size, format_when, parse_since
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 HERE = Path(__file__).parent
 STATES = ("receiving", "complete", "incomplete", "failed")
@@ -155,6 +162,22 @@ class Dashboard:
         env.filters["size"] = format_size
         env.filters["when"] = format_when
         env.filters["panic_mark"] = _panic_mark
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="web-source")
+        """Where every read of the catalogue and the files runs, one at a time: a
+        database retrying a lost connection or a slow bucket then holds up
+        those pages, not the event loop (logins, static files, other users'
+        downloads in progress go on), and the connections see one thread at a time."""
+
+    async def _off(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._worker, functools.partial(fn, *args))
+
+    def _offloaded(self, endpoint: Callable[[Request], Response]) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def run(request: Request) -> Response:
+            return await self._off(endpoint, request)
+
+        return run
 
     # -- helpers -------------------------------------------------------------
 
@@ -204,7 +227,7 @@ class Dashboard:
 
     # -- pages ---------------------------------------------------------------
 
-    async def overview(self, request: Request) -> Response:
+    def overview(self, request: Request) -> Response:
         now = time.time()
         days = day_labels(now, 30)
         week_ago = iso(now - 7 * DAY) or ""  # ISO UTC strings compare as the times do
@@ -222,10 +245,10 @@ class Dashboard:
             new_groups=new_groups,
         )
 
-    async def arriving_partial(self, request: Request) -> Response:
+    def arriving_partial(self, request: Request) -> Response:
         return self.render(request, "_arriving.html", arriving=self._arriving())
 
-    async def dumps(self, request: Request) -> Response:
+    def dumps(self, request: Request) -> Response:
         f = _filter(request)
         limit = _int(request, "limit", PAGE, API_MAX)
         offset = _int(request, "offset", 0, 10**9)
@@ -250,7 +273,7 @@ class Dashboard:
             query=query,
         )
 
-    async def dump(self, request: Request) -> Response:
+    def dump(self, request: Request) -> Response:
         dump_id = request.path_params["id"]
         d = self.source.dump(dump_id)
         if d is None:
@@ -271,10 +294,10 @@ class Dashboard:
             ),
         )
 
-    async def groups(self, request: Request) -> Response:
+    def groups(self, request: Request) -> Response:
         return self.render(request, "groups.html", groups=self._groups(None))
 
-    async def group(self, request: Request) -> Response:
+    def group(self, request: Request) -> Response:
         sig = request.path_params["signature"]
         matches = [g for g in self._groups(None) if sig in g["titles"]]
         if not matches:
@@ -283,7 +306,7 @@ class Dashboard:
         dumps = self.source.dumps(DumpFilter(signature=g["signature"]), 20, 0)
         return self.render(request, "group.html", g=g, dumps=dumps)
 
-    async def hosts(self, request: Request) -> Response:
+    def hosts(self, request: Request) -> Response:
         now = time.time()
         per_day = self.source.per_day(now - 30 * DAY, key="host")
         hosts = self.source.hosts()
@@ -298,9 +321,9 @@ class Dashboard:
         if not csrf_ok(self.auth, request, form.get("csrf")):
             return PlainTextResponse("403 Forbidden: bad or missing CSRF token\n", status_code=403)
         dump_id = str(form.get("id", ""))
-        if self.source.dump(dump_id) is None:
+        if await self._off(self.source.dump, dump_id) is None:
             return PlainTextResponse(f"no dump {dump_id}\n", status_code=404)
-        self.source.delete(dump_id)
+        await self._off(self.source.delete, dump_id)
         who: Who = request.state.who
         log.warning("dump %s deleted by %s from %s", dump_id, who.user, client_address(request))
         return RedirectResponse("/dumps", status_code=303)
@@ -312,12 +335,12 @@ class Dashboard:
         a, b = str(form.get("a", "")), str(form.get("b", ""))
         if not a or not b or a == b:
             return PlainTextResponse("merge needs two different signatures\n", status_code=400)
-        self.source.merge(a, b)
+        await self._off(self.source.merge, a, b)
         who: Who = request.state.who
         log.info("groups %s and %s merged by %s", a, b, who.user)
         return RedirectResponse("/groups", status_code=303)
 
-    async def download(self, request: Request) -> Response:
+    def download(self, request: Request) -> Response:
         dump_id = request.path_params["id"]
         name = request.query_params.get("file", "")
         match = [f for f in self.source.files(dump_id) if f.name == name and f.exists]
@@ -366,7 +389,7 @@ class Dashboard:
 
     # -- API -----------------------------------------------------------------
 
-    async def api_dumps(self, request: Request) -> Response:
+    def api_dumps(self, request: Request) -> Response:
         f = _filter(request)
         limit = _int(request, "limit", 100, API_MAX)
         offset = _int(request, "offset", 0, 10**9)
@@ -375,13 +398,13 @@ class Dashboard:
             {"dumps": rows, "total": self.source.count(f), "limit": limit, "offset": offset}
         )
 
-    async def api_dump(self, request: Request) -> Response:
+    def api_dump(self, request: Request) -> Response:
         d = self.source.dump(request.path_params["id"])
         if d is None:
             return JSONResponse({"error": "no such dump"}, status_code=404)
         return JSONResponse(d)
 
-    async def api_groups(self, request: Request) -> Response:
+    def api_groups(self, request: Request) -> Response:
         try:
             since = parse_since(request.query_params.get("since") or None, time.time())
         except ValueError as exc:
@@ -395,6 +418,8 @@ class Dashboard:
         api = guarded(self.auth, machine=True)
 
         def route(path: str, endpoint: Callable[..., Any], wrap: Any, **kw: Any) -> Route:
+            if not inspect.iscoroutinefunction(endpoint):  # reads: off the event loop
+                endpoint = self._offloaded(endpoint)
             return Route(path, wrap(endpoint), **kw)
 
         routes = [
