@@ -12,6 +12,7 @@ pytest.importorskip("prometheus_client")
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from debugnet.catalogue.sqlbase import CatalogueError
 from debugnet.errors import InvalidArgument
 from debugnet.server.metrics import MetricsServer, ServerCollector, Sources, parse_address
 from debugnet.server.notify import Delivery
@@ -92,6 +93,7 @@ def test_disk_catalogue_alerts_and_build_info(tmp_path: Path) -> None:
     assert abs(got[("debugnet_dumpdir_free_bytes", ())] - st.f_bavail * st.f_frsize) < 1 << 30
     assert got[("debugnet_dumpdir_free_inodes", ())] > 0
     assert got[("debugnet_catalogue_dumps", ())] == 42
+    assert got[("debugnet_catalogue_up", ())] == 1
     assert got[("debugnet_alerts_total", (("result", "sent"),))] == 3
     assert got[("debugnet_alerts_total", (("result", "dropped"),))] == 1
     build = [k for k in got if k[0] == "debugnet_build_info"]
@@ -117,3 +119,13 @@ def test_parse_address() -> None:
     for bad in ("9023", "host:", "h:70000"):
         with pytest.raises(InvalidArgument):
             parse_address(bad, "--metrics")
+
+
+def test_a_catalogue_down_still_answers_the_scrape(tmp_path: Path) -> None:
+    def down() -> int:
+        raise CatalogueError("catalogue postgresql://dumps@db/dumps unreachable")
+
+    got = scrape(Sources(Tally(), tmp_path, catalogue_size=down))
+    assert got[("debugnet_catalogue_up", ())] == 0
+    assert ("debugnet_catalogue_dumps", ()) not in got
+    assert got[("debugnet_dumpdir_free_inodes", ())] > 0

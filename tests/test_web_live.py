@@ -66,6 +66,7 @@ FAMILIES = {
     "debugnet_dumpdir_free_bytes",
     "debugnet_dumpdir_free_inodes",
     "debugnet_catalogue_dumps",
+    "debugnet_catalogue_up",
     "debugnet_alerts",
     "debugnet_build_info",
 }

@@ -101,12 +101,23 @@ def start(args: argparse.Namespace, server: Server) -> Callable[[], None]:
     return stop
 
 
-def _catalogue_of(server: Server) -> Catalogue:
-    """A connection of our own to the catalogue the server writes (``--catalogue``, or its
-    directory's), so the feed, the metrics and the dashboard read what it wrote."""
-    from debugnet.catalogue import open_catalogue_at
+_SCRAPE_RETRY = 2.0  # seconds a scrape waits for a lost catalogue connection
 
-    return open_catalogue_at(server.config.catalogue_url, server.config.dumpdir)
+
+def _catalogue_of(server: Server, retry_for: float | None = None) -> Catalogue:
+    """A connection of our own to the catalogue the server writes (``--catalogue``, or its
+    directory's), so the feed, the metrics and the dashboard read what it wrote.
+
+    ``retry_for``: how long a lost shared-database connection is retried (the
+    default, minutes, is for writers; a scrape must answer in seconds).
+    """
+    from debugnet.catalogue import open_catalogue_at
+    from debugnet.catalogue.postgres import PostgresCatalogue, is_postgres_url
+
+    url = server.config.catalogue_url
+    if url is not None and retry_for is not None and is_postgres_url(url):
+        return PostgresCatalogue(url, retry_for=retry_for)
+    return open_catalogue_at(url, server.config.dumpdir)
 
 
 def _start(args: argparse.Namespace, server: Server, closers: list[Callable[[], None]]) -> None:
@@ -139,7 +150,7 @@ def _start(args: argparse.Namespace, server: Server, closers: list[Callable[[], 
             from debugnet.server.metrics import MetricsServer, Sources
         except ImportError as exc:
             raise missing_extra(exc, "metrics") from exc
-        catalogue = _catalogue_of(server)
+        catalogue = _catalogue_of(server, retry_for=_SCRAPE_RETRY)
         closers.append(catalogue.close)
         sources = Sources(
             server.monitor.tally,

@@ -9,6 +9,7 @@ prefix, ``_total`` counters, bytes and seconds.
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 from collections.abc import Callable, Iterator
@@ -17,8 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from debugnet import __version__
-from debugnet.errors import InvalidArgument
+from debugnet.errors import DebugnetError, InvalidArgument
 from debugnet.server.tally import Histogram, Tally
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -136,11 +139,20 @@ class ServerCollector:
         self, counter: Callable[..., Any], gauge: Callable[..., Metric]
     ) -> Iterator[Metric]:
         if self.sources.catalogue_size is not None:
+            try:
+                size: int | None = self.sources.catalogue_size()
+            except DebugnetError as exc:  # a shared database down: the scrape still answers
+                log.debug("catalogue size not read: %s", exc)
+                size = None
             yield gauge(
-                "debugnet_catalogue_dumps",
-                "Dumps recorded in the catalogue.",
-                value=self.sources.catalogue_size(),
+                "debugnet_catalogue_up",
+                "1 if the catalogue answered this scrape, else 0.",
+                value=0 if size is None else 1,
             )
+            if size is not None:
+                yield gauge(
+                    "debugnet_catalogue_dumps", "Dumps recorded in the catalogue.", value=size
+                )
         if self.sources.deliveries is not None:
             alerts = counter(
                 "debugnet_alerts",
