@@ -139,7 +139,7 @@ def crowd_rss(
     env: dict[str, str],
     plan: Plan,
     spool: str,
-) -> tuple[int, float]:
+) -> tuple[int, float, int]:
     server = addrs.take()
     extra = ["--spool-max", spool]
     with collector(server, work, store, env, extra) as proc:
