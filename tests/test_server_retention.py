@@ -135,3 +135,61 @@ def test_a_deletion_is_recorded_in_the_catalogue(run_server: Callable[..., Runni
     assert gone.state is DumpState.COMPLETE
     kept = record_when(srv.dumpdir, f"{ip}.1", lambda r: r.state is DumpState.COMPLETE)
     assert f"vmcore.{ip}.1" in kept.files
+
+
+def make_savecore_dump(d: Path, host: str, index: int, age_days: float, size: int) -> Path:
+    """A dump as ``serve --layout savecore`` writes it: ``<host>/vmcore.N``, ``info.N``."""
+    directory = d / host
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"vmcore_encrypted.{index}.gz").write_bytes(b"v" * size)
+    (directory / f"key.{index}").write_bytes(b"k" * 10)
+    info = directory / f"info.{index}"
+    info.write_text(f"Dump from {host} [192.0.2.1]\nDump complete\n")
+    t = NOW - age_days * DAY
+    os.utime(info, (t, t))
+    return directory
+
+
+def test_savecore_layout_dumps_are_found_and_deleted(tmp_path: Path) -> None:
+    for i in range(3):
+        rack = make_savecore_dump(tmp_path / "rack1", "a", i, age_days=10 - i, size=100)
+    make_savecore_dump(tmp_path, "b", 0, age_days=20, size=100)
+    os.symlink("info.0", rack / "info.last")  # a stale link: goes with its dump
+    os.symlink("vmcore_encrypted.2.gz", rack / "vmcore_encrypted.last.gz")  # the newest: stays
+    found = {(d.path, d.host, d.index): d for d in scan(tmp_path)}
+    assert set(found) == {("rack1", "a", 0), ("rack1", "a", 1), ("rack1", "a", 2), ("", "b", 0)}
+    files = [rack / n for n in ("info.0", "key.0", "vmcore_encrypted.0.gz")]
+    assert found[("rack1", "a", 0)].size == sum(p.stat().st_size for p in files)
+    assert found[("", "b", 0)].directory == "b"
+    deleted = apply(tmp_path, RetentionPolicy(keep_per_host=1), NOW)
+    assert [(d.path, d.host, d.index) for d in deleted] == [("rack1", "a", 0), ("rack1", "a", 1)]
+    assert names(rack) == {"info.2", "key.2", "vmcore_encrypted.2.gz", "vmcore_encrypted.last.gz"}
+    assert names(tmp_path / "b") == {"info.0", "key.0", "vmcore_encrypted.0.gz"}
+
+
+def test_savecore_layout_unended_dump_is_marked_at_start_up(tmp_path: Path) -> None:
+    from debugnet.server.sweep import mark_interrupted
+
+    directory = tmp_path / "h"
+    directory.mkdir()
+    (directory / "vmcore.0").write_bytes(b"v")
+    (directory / "info.0").write_text("Dump from h [192.0.2.1]\n")
+    assert [(d.host, d.index) for d in mark_interrupted(tmp_path)] == [("h", 0)]
+    assert (directory / "info.0").read_text().endswith("server stopped while receiving\n")
+
+
+def test_a_savecore_layout_server_applies_retention(run_server: Callable[..., Running]) -> None:
+    srv = run_server(layout="savecore", retention=RetentionPolicy(keep_per_host=1))
+    ip = free_loopback((20024,))
+    for n in range(2):
+        with DumpClient(ip, srv.ip) as c:
+            c.herald()
+            c.dump(b"r" * 2000, kdh(2000))
+        wait_for(lambda: srv.server.active_sessions() == 0)
+        record_when(srv.dumpdir, f"{ip}.{n}", lambda r: r.state is DumpState.COMPLETE)
+    wait_for(lambda: not (srv.dumpdir / ip / "info.0").exists())
+    assert not (srv.dumpdir / ip / "vmcore.0").exists()
+    assert (srv.dumpdir / ip / "vmcore.1").read_bytes() == b"r" * 2000
+    assert os.readlink(srv.dumpdir / ip / "vmcore.last") == "vmcore.1"
+    gone = record_when(srv.dumpdir, f"{ip}.0", lambda r: r.files == [])
+    assert gone.state is DumpState.COMPLETE

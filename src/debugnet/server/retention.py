@@ -3,8 +3,10 @@
 A dump is a candidate only once it has ended (its info file's last line is
 one of the table of endings): a dump being received, or one a collector left
 behind when it died, is never deleted. ``choose`` is the pure policy;
-``apply`` walks the dump directory by descriptor (``os.fwalk``, no symlink
-followed) and unlinks the chosen dumps' files relative to their directory,
+``apply`` finds the dumps of both layouts (netdumpd's ``info.<host>.<N>``,
+savecore's ``<host>/info.<N>``) with the catalogue's ``find_dumps`` (no
+symlinked directory entered, no symlinked file taken) and unlinks the chosen
+dumps' files relative to their directory opened without following a link,
 logging each deletion. ``RetentionRunner`` applies it when a dump ends and at
 least hourly, on its own thread, so neither the listener nor a session waits.
 """
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import stat
 import threading
 import time
@@ -21,11 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from debugnet.server.naming import index_names
+from debugnet.catalogue.files import Found, dump_names, find_dumps
+from debugnet.catalogue.record import Layout
+from debugnet.server.naming import last_name, tag
 
 log = logging.getLogger(__name__)
 
-_INFO = re.compile(r"info\.(.+)\.(\d+)")
 _ENDED = (b"Dump complete", b"Dump incomplete", b"Dump unsuccessful", b"Bad KDH")
 HOURLY = 3600.0
 
@@ -52,11 +54,14 @@ class StoredDump:
     """When it ended (its info file's time), None while it has not."""
     size: int
     names: tuple[str, ...]
+    path: str = ""
+    """The catalogue ID's path: the directory, or its parent in savecore's layout."""
+    layout: str = Layout.NETDUMPD
 
     @property
-    def path(self) -> str:
-        """The directory as the catalogue's IDs name it: empty for the dump directory itself."""
-        return "" if self.directory in ("", ".") else self.directory
+    def info(self) -> str:
+        """The info file's name in ``directory``."""
+        return f"info.{tag(self.host, self.index, self.layout)}"
 
 
 def choose(dumps: list[StoredDump], policy: RetentionPolicy, now: float) -> list[StoredDump]:
@@ -90,8 +95,8 @@ def choose(dumps: list[StoredDump], policy: RetentionPolicy, now: float) -> list
     return sorted(doomed.values(), key=lambda d: d.ended or 0.0)
 
 
-def _read_tail(name: str, dir_fd: int) -> bytes:
-    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+def _read_tail(path: Path) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         size = os.fstat(fd).st_size
         return os.pread(fd, 512, max(size - 512, 0))
@@ -99,40 +104,32 @@ def _read_tail(name: str, dir_fd: int) -> bytes:
         os.close(fd)
 
 
-def _dumps_in(rel: str, names: list[str], dir_fd: int) -> list[StoredDump]:
-    found: list[StoredDump] = []
-    present = set(names)
-    for name in names:
-        m = _INFO.fullmatch(name)
-        if m is None:
-            continue
-        host, index = m.group(1), int(m.group(2))
+def _stored(root: Path, found: Found) -> StoredDump | None:
+    """The dump an info file names, if that is a regular file; its files and their size."""
+    try:
+        st = os.stat(found.info, follow_symlinks=False)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        last = _read_tail(found.info).rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    except OSError:
+        return None
+    host = found.host or ""  # savecore's flat directory: one machine's dumps
+    files = tuple(n for n in dump_names(host, found.index, found.layout) if n in found.names)
+    size = 0
+    for n in files:
         try:
-            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-            if not stat.S_ISREG(st.st_mode):
-                continue
-            last = _read_tail(name, dir_fd).rstrip(b"\n").rsplit(b"\n", 1)[-1]
+            size += os.stat(found.info.parent / n, follow_symlinks=False).st_size
         except OSError:
-            continue
-        ended = st.st_mtime if last.startswith(_ENDED) else None
-        files = tuple(n for n in index_names(host, index) if n in present)
-        size = 0
-        for n in files:
-            try:
-                size += os.stat(n, dir_fd=dir_fd, follow_symlinks=False).st_size
-            except OSError:
-                pass
-        found.append(StoredDump(rel, host, index, ended, size, files))
-    return found
+            pass
+    ended = st.st_mtime if last.startswith(_ENDED) else None
+    rel = os.path.relpath(found.info.parent, root)
+    return StoredDump(rel, host, found.index, ended, size, files, found.path, found.layout)
 
 
 def scan(root: Path) -> list[StoredDump]:
-    """Every dump under ``root`` (subdirectories too), walked without following symlinks."""
-    dumps: list[StoredDump] = []
-    for dirpath, _dirs, files, dir_fd in os.fwalk(root, follow_symlinks=False):
-        rel = os.path.relpath(dirpath, root)
-        dumps += _dumps_in(rel, files, dir_fd)
-    return dumps
+    """Every dump under ``root`` in either layout (``find_dumps``: subdirectories too,
+    hidden ones and symlinked directories not entered)."""
+    return [d for found in find_dumps(root) if (d := _stored(root, found)) is not None]
 
 
 def _delete(root_fd: int, dump: StoredDump) -> None:
@@ -144,9 +141,10 @@ def _delete(root_fd: int, dump: StoredDump) -> None:
                 os.unlink(name, dir_fd=dir_fd)
             except FileNotFoundError:
                 pass
-        for link in (f"vmcore.{dump.host}.last", f"info.{dump.host}.last"):
+        for name in dump.names:  # the .last links that pointed at it
+            link = last_name(name, dump.host, dump.index, dump.layout)
             try:
-                if os.readlink(link, dir_fd=dir_fd) in dump.names:
+                if os.readlink(link, dir_fd=dir_fd) == name:
                     os.unlink(link, dir_fd=dir_fd)
             except OSError:
                 pass
@@ -169,16 +167,13 @@ def apply(root: Path, policy: RetentionPolicy, now: float | None = None) -> list
             try:
                 _delete(root_fd, d)
             except OSError as exc:
-                log.error(
-                    "retention: cannot delete %s/info.%s.%d: %s", d.directory, d.host, d.index, exc
-                )
+                log.error("retention: cannot delete %s/%s: %s", d.directory, d.info, exc)
                 continue
             age = (when - (d.ended or when)) / 86400
             log.info(
-                "retention: deleted %s/*.%s.%d (%d bytes, ended %.1f days ago)",
+                "retention: deleted %s/%s and its files (%d bytes, ended %.1f days ago)",
                 d.directory,
-                d.host,
-                d.index,
+                d.info,
                 d.size,
                 age,
             )

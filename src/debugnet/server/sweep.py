@@ -34,7 +34,7 @@ def mark_interrupted(root: Path, handler: Handler | None = None) -> list[StoredD
         if dump.ended is not None:
             continue
         directory = root / dump.directory
-        info = f"info.{dump.host}.{dump.index}"
+        info = dump.info
         flags = os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
             nofollow = os.O_NOFOLLOW if dump.directory != "." else 0  # the root is the operator's
