@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -61,12 +62,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def vm_hwm_kib(pid: int) -> int:
+def status_kib(pid: int, field: str) -> int:
+    """A ``/proc/PID/status`` memory figure (VmRSS, VmHWM) in KiB."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
-    raise KeyError("VmHWM")
+    raise KeyError(field)
 
 
 def size_bytes(text: str) -> int:
@@ -131,6 +133,50 @@ def single(
     return Run(float(f["MBps"]), cpu / max(int(f["data_pkts"]), 1) * 1e6)
 
 
+class RssSampler:
+    """VmRSS of a process twice a second, on a thread: is the peak reached early and held
+    (bounded by the sessions) or does it climb with the bytes received (bounded by size)?"""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            try:
+                self.samples.append((time.monotonic(), status_kib(self.pid, "VmRSS")))
+            except (OSError, KeyError):
+                return
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def halves(self) -> tuple[int, int]:
+        """The highest VmRSS (KiB) in the first and in the second half of the run."""
+        if not self.samples:
+            return 0, 0
+        middle = (self.samples[0][0] + self.samples[-1][0]) / 2
+        first = [kib for t, kib in self.samples if t <= middle]
+        second = [kib for t, kib in self.samples if t > middle]
+        return max(first, default=0), max(second, default=0)
+
+
+@dataclass
+class Crowd:
+    idle_kib: int
+    hwm_kib: int
+    halves_kib: tuple[int, int]
+    mbps: float
+    failed: int
+
+
 def crowd_rss(
     tools: Tools,
     addrs: Addresses,
@@ -139,43 +185,34 @@ def crowd_rss(
     env: dict[str, str],
     plan: Plan,
     spool: str,
-) -> tuple[int, float, int]:
+) -> Crowd:
     server = addrs.take()
     extra = ["--spool-max", spool]
     with collector(server, work, store, env, extra) as proc:
+        idle = status_kib(proc.pid, "VmRSS")
         clients = [addrs.take() for _ in range(plan.crowd)]
         started = time.monotonic()
-        procs = [
-            subprocess.Popen(
-                [
-                    str(tools.blaster),
-                    "--server",
-                    server,
-                    "--bind",
-                    c,
-                    "--mode",
-                    "window",
-                    "--window",
-                    "64",
-                    "--bytes",
-                    plan.crowd_bytes,
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for c in clients
-        ]
-        failed = 0
-        for p in procs:
-            _, err = p.communicate(timeout=3600)
-            if p.returncode != 0:
-                print(f"  a client gave up: {err.strip()}", flush=True)
-                failed += 1
+        argv = [str(tools.blaster), "--server", server, "--mode", "window", "--window", "64"]
+        with RssSampler(proc.pid) as sampler:
+            procs = [
+                subprocess.Popen(
+                    [*argv, "--bind", c, "--bytes", plan.crowd_bytes],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for c in clients
+            ]
+            failed = 0
+            for p in procs:
+                _, err = p.communicate(timeout=3600)
+                if p.returncode != 0:
+                    print(f"  a client gave up: {err.strip()}", flush=True)
+                    failed += 1
         seconds = time.monotonic() - started
-        hwm = vm_hwm_kib(proc.pid)
+        hwm = status_kib(proc.pid, "VmHWM")
     total = plan.crowd * size_bytes(plan.crowd_bytes)
-    return hwm, total / seconds / 1e6, failed
+    return Crowd(idle, hwm, sampler.halves(), total / seconds / 1e6, failed)
 
 
 def large(tools: Tools, addrs: Addresses, work: Path, weed: Weed, bucket: str, plan: Plan) -> str:
@@ -232,14 +269,17 @@ def report_crowd(
     tools: Tools, addrs: Addresses, work: Path, store: str, weed: Weed, plan: Plan
 ) -> None:
     spool = "64M"
-    hwm, mbps, failed = crowd_rss(tools, addrs, work, store, weed.env(), plan, spool)
-    bound = plan.crowd * (size_bytes(spool) + (4 + 1) * 8 * MIB + 4 * MIB) // MIB
+    c = crowd_rss(tools, addrs, work, store, weed.env(), plan, spool)
+    per_session = size_bytes(spool) + (4 + 1) * 8 * MIB + 4 * MIB
+    bound = c.idle_kib // 1024 + plan.crowd * per_session // MIB
     total = plan.crowd * size_bytes(plan.crowd_bytes) // MIB
+    first, second = (kib // 1024 for kib in c.halves_kib)
     print(
         f"\n{plan.crowd} concurrent dumps of {plan.crowd_bytes} into S3 (spool {spool}): "
-        f"peak RSS {hwm // 1024} MiB (bound sessions x (spool + 5 parts + rcvbuf) = "
-        f"{bound} MiB; the dumps total {total} MiB), {mbps:.1f} MB/s aggregate, "
-        f"{failed} clients gave up",
+        f"peak RSS {c.hwm_kib // 1024} MiB (idle {c.idle_kib // 1024} MiB; highest in the "
+        f"first half of the run {first} MiB, in the second {second} MiB; design bound idle + "
+        f"sessions x (spool + 5 parts + rcvbuf) = {bound} MiB; the dumps total {total} MiB), "
+        f"{c.mbps:.1f} MB/s aggregate, {c.failed} clients gave up",
         flush=True,
     )
 
