@@ -5,8 +5,11 @@
    local directory and into a SeaweedFS bucket on the same machine, alternating
    per repetition (the machine's speed drifts; only same-run ratios mean much).
 2. Peak resident memory (VmHWM) of a collector receiving 16 concurrent dumps
-   into S3, against the bound the design promises: sessions x (spool + parts in
-   flight + one part being filled), independent of the dump size.
+   into S3, against the bound the design promises: the idle process + sessions
+   x (spool + parts in flight + one part being filled + receive slots),
+   independent of the dump size; VmRSS is sampled twice a second, and the
+   highest in the first and in the second half of the run show whether it
+   levels off or climbs with the bytes received.
 3. One large dump through a small spool (2 GiB through 64 MiB with --full),
    downloaded again and checked byte for byte by `blaster --verify`.
 
