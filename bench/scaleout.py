@@ -273,15 +273,19 @@ def report_crowd(
 ) -> None:
     spool = "64M"
     c = crowd_rss(tools, addrs, work, store, weed.env(), plan, spool)
-    per_session = size_bytes(spool) + (4 + 1) * 8 * MIB + 4 * MIB
+    # README's sizing: spool + 4 parts in flight (one budget), the part being filled
+    # (a buffer of up to two parts), a part's copy while cut, the receive buffer,
+    # and about 24 MiB of allocator slack
+    per_session = size_bytes(spool) + (4 + 2 + 1) * 8 * MIB + 4 * MIB + 24 * MIB
     bound = c.idle_kib // 1024 + plan.crowd * per_session // MIB
     total = plan.crowd * size_bytes(plan.crowd_bytes) // MIB
     first, second = (kib // 1024 for kib in c.halves_kib)
     print(
         f"\n{plan.crowd} concurrent dumps of {plan.crowd_bytes} into S3 (spool {spool}): "
         f"peak RSS {c.hwm_kib // 1024} MiB (idle {c.idle_kib // 1024} MiB; highest in the "
-        f"first half of the run {first} MiB, in the second {second} MiB; design bound idle + "
-        f"sessions x (spool + 5 parts + rcvbuf) = {bound} MiB; the dumps total {total} MiB), "
+        f"first half of the run {first} MiB, in the second {second} MiB; sizing bound idle + "
+        f"sessions x (spool + 7 parts + rcvbuf + 24 MiB) = {bound} MiB; "
+        f"the dumps total {total} MiB), "
         f"{c.mbps:.1f} MB/s aggregate, {c.failed} clients gave up",
         flush=True,
     )
