@@ -180,6 +180,7 @@ def _web(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], str]:
     assert proc.stdout is not None
     line = proc.stdout.readline()
     assert "dashboard at" in line, (line, proc.stderr.read() if proc.stderr else "")
+    assert "None" not in line, line
     return proc, f"http://{ip}:{port}"
 
 
@@ -195,6 +196,8 @@ def test_dashboard_streams_downloads_from_the_bucket(
     env = os.environ | weed.env()
     proc, base = _web(env, "--dir", str(tmp_path / "c0"), "--store", f"s3://{bucket}/crash")
     try:
+        overview = urllib.request.urlopen(f"{base}/", timeout=30).read().decode()
+        assert "free in the dump directory" not in overview  # the dumps are not on this disk
         name = f"vmcore.{client}.0.zst"
         page = urllib.request.urlopen(f"{base}/dumps/{client}.0", timeout=30).read().decode()
         assert "Fatal trap 12: page fault while in kernel mode" in page  # msgbuf from the bucket

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     server = WebServer(create_app(WebConfig(source, Auth(users))), args.bind, args.port)
     print(
         f"debugnet web: dashboard at {server.url}/ for "
-        f"{_shown(args.catalogue, dumpdir, args.store)}",
+        f"{_shown(args.catalogue, args.dir, args.store)}",
         flush=True,
     )
     server.serve()
@@ -98,7 +98,8 @@ def _open_source(url: str | None, folder: str | None, store: str | None) -> Cata
     return CatalogueSource.open_at(url, dumpdir, stored=stored)
 
 
-def _shown(url: str | None, dumpdir: Path | None, store: str | None) -> str:
+def _shown(url: str | None, folder: str | None, store: str | None) -> str:
+    dumpdir = Path(folder or "./crash").absolute() if url is None or folder else None
     where = store or dumpdir
     if url is None:
         return str(dumpdir) + (f" (files in {store})" if store else "")

@@ -204,7 +204,8 @@ class CatalogueSource:
             self.stored.close()
 
     def dumpdir(self) -> Path | None:
-        return self._dir
+        """None when the files are in a bucket: the local disk is then not where they go."""
+        return self._dir if isinstance(self.stored, LocalFiles) else None
 
     def _where(self, f: DumpFilter) -> tuple[str, list[Any]]:
         return sql.dump_filter(
