@@ -217,3 +217,15 @@ def test_dashboard_streams_downloads_from_the_bucket(
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_listing_a_bucket_catalogue_does_not_load_the_sdk(tmp_path: Path) -> None:
+    """`--store` only matters to actions that read files: `list` stays as fast as without."""
+    code = (
+        "import sys; from debugnet.cli import main; "
+        f"rc = main(['dumps', '--catalogue', {str(tmp_path / 'c.sqlite')!r}, "
+        "'--store', 's3://bucket/crash', 'list', '--json']); "
+        "print(rc, 'boto3' in sys.modules, 'botocore' in sys.modules)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.splitlines()[-1] == "0 False False", (r.stdout, r.stderr)

@@ -159,7 +159,14 @@ class BucketFiles(DumpFiles):
 
     def __init__(self, location: S3Location, client: Any = None) -> None:
         self.location = location
-        self.client = client if client is not None else make_client()
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        """Made on first use: ``dumps --store … list`` never pays for importing boto3."""
+        if self._client is None:
+            self._client = make_client()
+        return self._client
 
     def _key(self, name: str) -> str:
         return self.location.key(name)
@@ -264,7 +271,7 @@ class BucketFiles(DumpFiles):
         return build_record(found, info, [prefix + n for n in present], stored, mtime, sig)
 
     def close(self) -> None:
-        close = getattr(self.client, "close", None)
+        close = getattr(self._client, "close", None)
         if close is not None:
             close()
 
