@@ -64,13 +64,21 @@ def open_catalogue(dumpdir: Path) -> Catalogue:
     return SqliteCatalogue(catalogue_path(dumpdir))
 
 
-def open_catalogue_at(url: str | None, dumpdir: Path | None, *, migrate: bool = False) -> Catalogue:
+def open_catalogue_at(
+    url: str | None,
+    dumpdir: Path | None,
+    *,
+    migrate: bool = False,
+    retry_for: float | None = None,
+) -> Catalogue:
     """``--catalogue``: a ``postgresql://`` URL, an SQLite file, or (None) the dump directory's.
 
     A shared PostgreSQL catalogue is only migrated when asked (``debugnet
     dumps migrate``); SQLite files are migrated forward on open. A reader
     with no local dump directory (the dashboard over a shared catalogue)
-    passes None for ``dumpdir`` and must then give a URL.
+    passes None for ``dumpdir`` and must then give a URL. ``retry_for``: how
+    long a lost PostgreSQL connection is retried, for readers that must answer
+    sooner than a writer's default (pages, scrapes).
     """
     if url is None:
         if dumpdir is None:
@@ -79,7 +87,9 @@ def open_catalogue_at(url: str | None, dumpdir: Path | None, *, migrate: bool = 
     from debugnet.catalogue.postgres import PostgresCatalogue, is_postgres_url
 
     if is_postgres_url(url):
-        return PostgresCatalogue(url, migrate=migrate)
+        if retry_for is None:
+            return PostgresCatalogue(url, migrate=migrate)
+        return PostgresCatalogue(url, migrate=migrate, retry_for=retry_for)
     if "://" in url:
         raise InvalidArgument(f"unknown catalogue {url!r}: a postgresql:// URL or an SQLite file")
     return SqliteCatalogue(Path(url))

@@ -112,12 +112,9 @@ def _catalogue_of(server: Server, retry_for: float | None = None) -> Catalogue:
     default, minutes, is for writers; a scrape must answer in seconds).
     """
     from debugnet.catalogue import open_catalogue_at
-    from debugnet.catalogue.postgres import PostgresCatalogue, is_postgres_url
 
-    url = server.config.catalogue_url
-    if url is not None and retry_for is not None and is_postgres_url(url):
-        return PostgresCatalogue(url, retry_for=retry_for)
-    return open_catalogue_at(url, server.config.dumpdir)
+    config = server.config
+    return open_catalogue_at(config.catalogue_url, config.dumpdir, retry_for=retry_for)
 
 
 def _start(args: argparse.Namespace, server: Server, closers: list[Callable[[], None]]) -> None:

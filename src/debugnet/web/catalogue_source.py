@@ -23,7 +23,7 @@ from debugnet.catalogue import Catalogue, open_catalogue_at, sql
 from debugnet.catalogue.base import CatalogueUnavailable
 from debugnet.catalogue.dumpfiles import DumpFiles, LocalFiles
 from debugnet.catalogue.jsonform import group_json, record_json
-from debugnet.catalogue.postgres import PostgresCatalogue, is_postgres_url
+from debugnet.catalogue.postgres import PostgresCatalogue
 from debugnet.catalogue.sqlbase import Dialect, from_row
 from debugnet.catalogue.sqlite import SQLITE, SqliteCatalogue
 from debugnet.errors import DebugnetError, InvalidArgument, NoEntry
@@ -186,11 +186,7 @@ class CatalogueSource:
         A lost PostgreSQL connection is retried for ``retry_for`` seconds, not
         the collectors' minutes: the pages wait meanwhile, then answer 503.
         """
-        catalogue: Catalogue
-        if url is not None and is_postgres_url(url):
-            catalogue = PostgresCatalogue(url, retry_for=retry_for)
-        else:
-            catalogue = open_catalogue_at(url, dumpdir)
+        catalogue = open_catalogue_at(url, dumpdir, retry_for=retry_for)
         try:
             return cls(dumpdir, catalogue, _reader_for(catalogue), stored)
         except BaseException:
