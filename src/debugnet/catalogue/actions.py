@@ -29,8 +29,9 @@ _SUFFIX = {"gzip": ".gz", "zstd": ".zst"}
 _KEY_MAX = 1 << 20  # a key record is a few hundred bytes
 
 
-def _find(files: DumpFiles, record: DumpRecord, stems: tuple[str, ...]) -> str | None:
-    for name in files.present(record):
+def _find(present: list[str], stems: tuple[str, ...]) -> str | None:
+    """The first of a dump's present files (``DumpFiles.present``) whose name starts so."""
+    for name in present:
         if Path(name).name.startswith(stems):
             return name
     return None
@@ -81,8 +82,9 @@ def decrypt(
     files: DumpFiles, record: DumpRecord, private_pem: bytes, out: Path | None, force: bool
 ) -> Path:
     """decryptcore(8): ``key.*`` and ``vmcore_encrypted.*`` to the plain (maybe compressed) dump."""
-    key_name = _find(files, record, ("key.",))
-    core = _find(files, record, ("vmcore_encrypted.",))
+    present = files.present(record)  # one listing: in a bucket, a HEAD per file
+    key_name = _find(present, ("key.",))
+    core = _find(present, ("vmcore_encrypted.",))
     if key_name is None or core is None:
         raise NoEntry(f"{record.id}: not an encrypted dump (no key file or encrypted vmcore)")
     key = unlock(files.read(key_name, _KEY_MAX), private_pem)
@@ -97,14 +99,15 @@ def decrypt(
 
 def extract(files: DumpFiles, record: DumpRecord, out: Path | None, force: bool) -> Path:
     """A compressed dump (``.gz``/``.zst``, received or decrypted) to a plain vmcore."""
+    present = files.present(record)
     core = None
-    for name in files.present(record):
+    for name in present:
         base = Path(name).name
         if base.startswith("vmcore.") and base.endswith((".gz", ".zst")):
             core = name
             break
     if core is None:
-        if _find(files, record, ("vmcore_encrypted.",)) is not None:
+        if _find(present, ("vmcore_encrypted.",)) is not None:
             raise DecryptError(f"{record.id} is encrypted: run 'debugnet dumps decrypt' first")
         raise NoEntry(f"{record.id}: no compressed vmcore to extract")
     target = out or files.output_beside(core, plain_name(record))
@@ -115,12 +118,13 @@ def extract(files: DumpFiles, record: DumpRecord, out: Path | None, force: bool)
 
 def msgbuf(files: DumpFiles, record: DumpRecord) -> str:
     """The kernel message buffer of an amd64 minidump among the dump's files."""
-    for name in files.present(record):
+    present = files.present(record)
+    for name in present:
         if Path(name).name.startswith("vmcore."):
             text = message_buffer_in(files, name, _compression_of(name) or "none")
             if text is not None:
                 return text
-    if _find(files, record, ("vmcore_encrypted.",)) is not None:
+    if _find(present, ("vmcore_encrypted.",)) is not None:
         raise DecryptError(f"{record.id} is encrypted: run 'debugnet dumps decrypt' first")
     raise FormatError(f"{record.id}: no amd64 minidump with a message buffer")
 

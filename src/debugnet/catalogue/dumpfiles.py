@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import stat
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,13 +29,14 @@ from debugnet.catalogue.files import (
     host_of,
     message_buffer_from,
     scan,
+    signature_from,
 )
 from debugnet.catalogue.record import DumpRecord
 from debugnet.catalogue.s3location import S3Location, error_code, make_client
 from debugnet.errors import DebugnetError, NoEntry
 from debugnet.triage.decompress import read_head
 from debugnet.triage.info import parse_info
-from debugnet.triage.signature import Signature, signature
+from debugnet.triage.signature import Signature
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +110,7 @@ class LocalFiles(DumpFiles):
             st = (self.root / name).stat()
         except OSError:
             return None
-        return st.st_size if os.path.isfile(self.root / name) else None
+        return st.st_size if stat.S_ISREG(st.st_mode) else None
 
     def open(self, name: str) -> BinaryIO:
         try:
@@ -262,13 +264,13 @@ class BucketFiles(DumpFiles):
         present = [n for n in names if n in objects]
         core = next((n for n in present if n.startswith("vmcore")), None)
         mtime = max(objects[n][1] for n in present)
-        if core is None:
-            sig = signature(info.panic)
-        else:
-            compression = compression_of(Path(core), info)
-            sig = signature_in(self, prefix + core, info.panic, compression)
+        compression = compression_of(Path(core), info) if core is not None else None
+        sig = signature_in(
+            self, None if core is None else prefix + core, info.panic, compression or "none"
+        )
         stored = objects[core][0] if core is not None else 0
-        return build_record(found, info, [prefix + n for n in present], stored, mtime, sig)
+        files = [prefix + n for n in present]
+        return build_record(found, info, files, stored, mtime, sig, compression)
 
     def close(self) -> None:
         close = getattr(self._client, "close", None)
@@ -295,10 +297,7 @@ def signature_in(
     files: DumpFiles, core: str | None, panic: str | None, compression: str
 ) -> Signature:
     """The recipe's signature of a stored dump; an encrypted core is not read."""
-    msgbuf = None
-    if core is not None and not Path(core).name.startswith("vmcore_encrypted"):
-        msgbuf = message_buffer_in(files, core, compression)
-    return signature(panic, msgbuf)
+    return signature_from(core, panic, lambda name: message_buffer_in(files, name, compression))
 
 
 def open_dump_files(dumpdir: Path, store: str | None) -> DumpFiles:

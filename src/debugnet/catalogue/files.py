@@ -122,12 +122,21 @@ def message_buffer_of(core: Path, compression: str) -> str | None:
     return message_buffer_from(head, core)
 
 
-def signature_of(core: Path | None, panic: str | None, compression: str) -> Signature:
-    """The recipe's signature; the message buffer is read unless the dump is encrypted."""
+def signature_from(
+    core: str | None, panic: str | None, msgbuf_of: Callable[[str], str | None]
+) -> Signature:
+    """The recipe's signature; the core's message buffer (``msgbuf_of(core)``) is read
+    unless the dump is encrypted."""
     msgbuf = None
-    if core is not None and not core.name.startswith("vmcore_encrypted"):
-        msgbuf = message_buffer_of(core, compression)
+    if core is not None and not Path(core).name.startswith("vmcore_encrypted"):
+        msgbuf = msgbuf_of(core)
     return signature(panic, msgbuf)
+
+
+def signature_of(core: Path | None, panic: str | None, compression: str) -> Signature:
+    """``signature_from`` a core on disk."""
+    where = None if core is None else str(core)
+    return signature_from(where, panic, lambda name: message_buffer_of(Path(name), compression))
 
 
 def bytes_on_disk(st: os.stat_result) -> int:
@@ -151,10 +160,11 @@ def record_from_files(dumpdir: Path, found: Found) -> DumpRecord:
     info_stat = os.stat(found.info)
     core_stat = os.stat(core) if core is not None else None
     mtime = max(info_stat.st_mtime, core_stat.st_mtime if core_stat else 0.0)
-    compression = compression_of(core, info) if core is not None else "none"
-    sig = signature_of(core, info.panic, compression)
+    compression = compression_of(core, info) if core is not None else None
+    sig = signature_of(core, info.panic, compression or "none")
     stored = bytes_on_disk(core_stat) if core_stat is not None else 0
-    return build_record(found, info, [prefix + n for n in present], stored, mtime, sig)
+    files = [prefix + n for n in present]
+    return build_record(found, info, files, stored, mtime, sig, compression)
 
 
 def host_of(found: Found, info: InfoFile) -> str:
@@ -163,12 +173,17 @@ def host_of(found: Found, info: InfoFile) -> str:
 
 
 def build_record(
-    found: Found, info: InfoFile, files: list[str], stored: int, mtime: float, sig: Signature
+    found: Found,
+    info: InfoFile,
+    files: list[str],
+    stored: int,
+    mtime: float,
+    sig: Signature,
+    compression: str | None,
 ) -> DumpRecord:
     """The record of a dump found in storage: ``files`` relative to the root, ``stored``
-    the core's bytes, ``mtime`` the newest of its files' modification times."""
-    core = next((Path(f).name for f in files if Path(f).name.startswith(_CORE_STEMS)), None)
-    compression = compression_of(Path(core), info) if core is not None else None
+    the core's bytes, ``mtime`` the newest of its files' modification times,
+    ``compression`` the core's (``compression_of``; None without a core)."""
     return DumpRecord(
         host=host_of(found, info),
         index=found.index,
