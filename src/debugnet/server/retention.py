@@ -132,15 +132,24 @@ def scan(root: Path) -> list[StoredDump]:
     return [d for found in find_dumps(root) if (d := _stored(root, found)) is not None]
 
 
+def _unlink(name: str, dir_fd: int) -> None:
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
+
+
 def _delete(root_fd: int, dump: StoredDump) -> None:
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW
     dir_fd = root_fd if dump.directory == "." else os.open(dump.directory, flags, dir_fd=root_fd)
+    # The info file goes last: it is how a dump is found, so a deletion cut short
+    # (an error, the server stopped) leaves it to be found and finished next time,
+    # never a core with no info file that no scan would see again.
+    info = dump.info
     try:
         for name in dump.names:
-            try:
-                os.unlink(name, dir_fd=dir_fd)
-            except FileNotFoundError:
-                pass
+            if name != info:
+                _unlink(name, dir_fd)
         for name in dump.names:  # the .last links that pointed at it
             link = last_name(name, dump.host, dump.index, dump.layout)
             try:
@@ -148,6 +157,7 @@ def _delete(root_fd: int, dump: StoredDump) -> None:
                     os.unlink(link, dir_fd=dir_fd)
             except OSError:
                 pass
+        _unlink(info, dir_fd)
     finally:
         if dir_fd != root_fd:
             os.close(dir_fd)
