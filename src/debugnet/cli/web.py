@@ -62,47 +62,45 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise InvalidArgument(f"port {args.port} out of range")
     users = require_auth_for(args.bind, Path(args.auth_file) if args.auth_file else None)
-    source = _open_source(args.catalogue, args.dir, args.store)
-    dumpdir = source.dumpdir()
+    dumpdir = _dumpdir(args.catalogue, args.dir)
+    source = _open_source(args.catalogue, dumpdir, args.store)
     if args.catalogue is None and args.store is None and dumpdir is not None and source.size() == 0:
         from debugnet.catalogue import reindex
 
         found = reindex(source.catalogue, dumpdir)
         print(f"debugnet web: empty catalogue; {found} dumps indexed from the files", flush=True)
     server = WebServer(create_app(WebConfig(source, Auth(users))), args.bind, args.port)
-    print(
-        f"debugnet web: dashboard at {server.url}/ for "
-        f"{_shown(args.catalogue, args.dir, args.store)}",
-        flush=True,
-    )
+    shown = _shown(args.catalogue, dumpdir, args.store)
+    print(f"debugnet web: dashboard at {server.url}/ for {shown}", flush=True)
     server.serve()
     return 0
 
 
-def _open_source(url: str | None, folder: str | None, store: str | None) -> CatalogueSource:
-    """The catalogue to show and where the files are: ``--store``'s bucket, or ``--dir``.
-
-    Without ``--catalogue`` the directory's own catalogue (``./crash`` by
-    default); with one, a directory only if given.
-    """
-    from debugnet.catalogue.dumpfiles import BucketFiles
-    from debugnet.catalogue.s3location import S3Location
-    from debugnet.web.catalogue_source import CatalogueSource
-
+def _dumpdir(url: str | None, folder: str | None) -> Path | None:
+    """``--dir``: without ``--catalogue`` it holds the catalogue (``./crash`` by default);
+    with one, it is only where the files are, if given."""
     if url is None and folder is None:
         folder = "./crash"
     dumpdir = Path(folder).absolute() if folder is not None else None
     if dumpdir is not None and not dumpdir.is_dir():
         raise InvalidArgument(f"dump directory {dumpdir} does not exist")
+    return dumpdir
+
+
+def _open_source(url: str | None, dumpdir: Path | None, store: str | None) -> CatalogueSource:
+    """The catalogue to show and where the files are: ``--store``'s bucket, or ``dumpdir``."""
+    from debugnet.catalogue.dumpfiles import BucketFiles
+    from debugnet.catalogue.s3location import S3Location
+    from debugnet.web.catalogue_source import CatalogueSource
+
     stored = BucketFiles(S3Location.parse(store)) if store is not None else None
     return CatalogueSource.open_at(url, dumpdir, stored=stored)
 
 
-def _shown(url: str | None, folder: str | None, store: str | None) -> str:
-    dumpdir = Path(folder or "./crash").absolute() if url is None or folder else None
-    where = store or dumpdir
+def _shown(url: str | None, dumpdir: Path | None, store: str | None) -> str:
+    where = f" (files in {store or dumpdir})" if store or (url and dumpdir) else ""
     if url is None:
-        return str(dumpdir) + (f" (files in {store})" if store else "")
+        return f"{dumpdir}{where}"
     from debugnet.catalogue.postgres import redact
 
-    return redact(url) + (f" (files in {where})" if where is not None else "")
+    return redact(url) + where
