@@ -119,3 +119,30 @@ def record_when(dumpdir: Path, dump_id: str, done: Callable[[DumpRecord], bool])
 
 def signed(r: DumpRecord) -> bool:
     return r.signature is not None and r.state is not DumpState.RECEIVING
+
+
+def fill_disk_at(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    """Give the dump directory's writes a disk with room for ``limit`` bytes per file.
+
+    As a real disk fills, a write that crosses the limit is short and the next
+    one fails with ENOSPC, so the offset the server reports is ``limit``
+    however it happened to batch its runs.
+    """
+    from debugnet.server import storage
+
+    real, realv = os.pwrite, os.pwritev
+
+    def pwrite(fd: int, data: bytes, offset: int) -> int:
+        if offset >= limit:
+            raise OSError(28, "No space left on device")
+        return real(fd, memoryview(data)[: limit - offset], offset)
+
+    def pwritev(fd: int, pieces: list[bytes], offset: int) -> int:
+        if offset >= limit:
+            raise OSError(28, "No space left on device")
+        if offset + sum(len(p) for p in pieces) <= limit:
+            return realv(fd, pieces, offset)
+        return real(fd, b"".join(pieces)[: limit - offset], offset)
+
+    monkeypatch.setattr(storage.os, "pwrite", pwrite)
+    monkeypatch.setattr(storage.os, "pwritev", pwritev)

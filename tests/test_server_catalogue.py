@@ -23,6 +23,7 @@ from tests.dumpdirs import trap_minidump
 from tests.netutil import free_loopback
 from tests.serverutil import (
     Running,
+    fill_disk_at,
     handler_calls,
     kdh,
     record_when,
@@ -246,17 +247,7 @@ def test_killed_collector_marks_interrupted_dumps_on_restart(tmp_path: Path) -> 
 def test_write_error_is_failed(
     serve: Callable[..., Running], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from debugnet.server import storage
-
-    real = os.pwrite
-
-    def failing(fd: int, data: bytes, offset: int) -> int:
-        if offset >= 131072:
-            raise OSError(28, "No space left on device")
-        return real(fd, data, offset)
-
-    monkeypatch.setattr(storage.os, "pwrite", failing)
-    monkeypatch.setattr(storage, "_HAVE_PWRITEV", False)
+    fill_disk_at(monkeypatch, 131072)
     srv = serve(write_buffer=65536)
     ip = free_loopback((20024,))
     with DumpClient(ip, srv.ip, server_port=PORT, retries=5) as c:

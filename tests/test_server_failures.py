@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from debugnet.server import storage
 from tests.dumpclient import DATA, KDH, ClientTimeout, DumpClient, message
 from tests.netutil import free_loopback
-from tests.serverutil import handler_calls, handler_script, kdh, wait_for
+from tests.serverutil import fill_disk_at, handler_calls, handler_script, kdh, wait_for
 
 IS_ROOT = os.geteuid() == 0
 
@@ -62,21 +61,7 @@ def test_disk_full_on_tmpfs(run_server, tmp_path: Path) -> None:
 
 
 def test_injected_write_error(run_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real, realv = os.pwrite, os.pwritev
-
-    def failing(fd: int, data: bytes, offset: int) -> int:
-        if offset >= 131072:
-            raise OSError(28, "No space left on device")
-        return real(fd, data, offset)
-
-    def failingv(fd: int, pieces: list[bytes], offset: int) -> int:
-        # a batch's run goes out with one pwritev: the disk fails the same way
-        if offset >= 131072:
-            raise OSError(28, "No space left on device")
-        return realv(fd, pieces, offset)
-
-    monkeypatch.setattr(storage.os, "pwrite", failing)
-    monkeypatch.setattr(storage.os, "pwritev", failingv)
+    fill_disk_at(monkeypatch, 131072)
     script, out = handler_script(tmp_path)
     srv = run_server(handler=script, write_buffer=65536)
     _ip, info = _dump_too_big(srv, tmp_path, 1 << 20)
