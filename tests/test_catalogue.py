@@ -21,12 +21,9 @@ from debugnet.catalogue.sqlbase import CatalogueError, SqlCatalogue
 from debugnet.catalogue.sqlite import catalogue_path
 from debugnet.errors import InvalidArgument
 from tests.dumpdirs import write_netdumpd, write_savecore
+from tests.records import every_field_set, rec
 
 TRAP = "Fatal trap NUM: page fault while in kernel mode in tcp_output"
-
-
-def rec(host: str, index: int, started: float, **kw: object) -> DumpRecord:
-    return DumpRecord(host=host, index=index, started=started, **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -37,23 +34,7 @@ def cat(tmp_path: Path) -> SqlCatalogue:
 
 
 def test_put_get_round_trip(cat: SqlCatalogue) -> None:
-    r = rec(
-        "db3",
-        4,
-        100.0,
-        path="rack1",
-        ip="192.0.2.7",
-        files=["rack1/info.db3.4"],
-        state=DumpState.INCOMPLETE,
-        reason="timed out",
-        bytes=10,
-        length=20,
-        encrypted=True,
-        parity_ok=False,
-        signature="x",
-        signature_version=1,
-        collector="c1",
-    )
+    r = every_field_set(signature_version=1)
     cat.put(r)
     assert r.id == "rack1/db3.4"
     assert cat.get("rack1/db3.4") == r

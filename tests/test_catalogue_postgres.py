@@ -10,18 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from debugnet.catalogue import CatalogueWriter, DumpRecord, DumpState, ListQuery, open_catalogue_at
+from debugnet.catalogue import CatalogueWriter, DumpState, ListQuery, open_catalogue_at
 from debugnet.catalogue.postgres import PostgresCatalogue, redact
 from debugnet.catalogue.sqlbase import CatalogueError
 from tests.pgserver import PgCluster, pg_cluster, pg_url
+from tests.records import every_field_set, rec
 
 __all__ = ["pg_cluster", "pg_url"]
 
 pytestmark = pytest.mark.slow
-
-
-def rec(host: str, index: int, started: float, **kw: object) -> DumpRecord:
-    return DumpRecord(host=host, index=index, started=started, **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -39,22 +36,7 @@ def test_unmigrated_database_is_refused_with_the_command_to_run(pg_url: str) -> 
 
 
 def test_records_round_trip_and_queries(pg: PostgresCatalogue) -> None:
-    r = rec(
-        "db3",
-        4,
-        100.0,
-        path="rack1",
-        ip="192.0.2.7",
-        files=["rack1/info.db3.4"],
-        state=DumpState.INCOMPLETE,
-        reason="timed out",
-        bytes=10,
-        length=20,
-        encrypted=True,
-        parity_ok=False,
-        signature="x",
-        collector="c1",
-    )
+    r = every_field_set()
     pg.put(r)
     assert pg.get("rack1/db3.4") == r
     pg.put(rec("db3", 5, 200.0, signature="y", collector="c2"))

@@ -13,23 +13,9 @@ from debugnet.cli import main
 from debugnet.wire.ekcd import EncryptionAlgorithm
 from tests.dumpdirs import TRAP_MSGBUF, trap_minidump, write_netdumpd, write_savecore
 from tests.opensslutil import encrypt_dump, needs_openssl, rsa_keypair
+from tests.records import RECORD_FIELDS
 
 TRAP = "Fatal trap NUM: page fault while in kernel mode in tcp_output"
-LIST_FIELDS = {
-    "id",
-    "host",
-    "ip",
-    "index",
-    "state",
-    "reason",
-    "bytes",
-    "length",
-    "started",
-    "ended",
-    "panic",
-    "signature",
-    "files",
-}
 
 
 def run(capsys: pytest.CaptureFixture[str], d: Path, *args: str) -> tuple[int, str, str]:
@@ -57,7 +43,7 @@ def test_list_table_and_json(crash: Path, capsys: pytest.CaptureFixture[str]) ->
     assert any("[timed out]" in line and line.startswith("db3.1 ") for line in lines)
     code, out, _ = run(capsys, crash, "list", "--json")
     docs = json.loads(out)
-    assert len(docs) == 5 and all(set(d) >= LIST_FIELDS for d in docs)
+    assert len(docs) == 5 and all(set(d) >= RECORD_FIELDS for d in docs)
     db30 = next(d for d in docs if d["id"] == "db3.0")
     assert db30["signature"] == TRAP and db30["length"] == db30["bytes"]
     assert db30["files"] == ["info.db3.0", "vmcore.db3.0"] and db30["ip"] == "192.0.2.7"
