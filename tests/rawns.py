@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.procs import stop_process
 from tests.test_devices_support import in_ns, ip, make_namespace, require_root, unique_tag
 
 DEBUGNET = [sys.executable, "-m", "debugnet"]
@@ -110,12 +111,7 @@ class NsServe:
         return core, info
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
 
 
 def start_serve_in(ns: str, dumpdir: Path) -> NsServe:

@@ -14,6 +14,7 @@ import pytest
 
 from tests.floorutil import build_floor
 from tests.netutil import free_loopback
+from tests.procs import stop_process
 from tests.test_send_e2e import Serve, start_serve
 
 SIZE = 3_000_000  # about 2,070 data packets at MTU 1500
@@ -28,12 +29,7 @@ def blaster(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
     running = start_serve(tmp_path_factory.mktemp("blasted"))
     yield running
-    running.proc.terminate()
-    try:
-        running.proc.wait(10)
-    except subprocess.TimeoutExpired:
-        running.proc.kill()
-        running.proc.wait()
+    stop_process(running.proc)
 
 
 def run(argv: list[str]) -> str:

@@ -40,6 +40,7 @@ from debugnet.triage.info import INTERRUPTED_LINE
 from tests.dumpclient import DATA, KDH, ClientTimeout, DumpClient
 from tests.netutil import free_loopback
 from tests.pgserver import PgCluster, pg_cluster, pg_url
+from tests.procs import stop_process
 from tests.s3server import Weed, own_weed, weed
 from tests.serverutil import kdh, start_server, wait_for
 
@@ -75,13 +76,8 @@ class Collector:
         self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc, grace=30)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import errno
 import gzip
 import io
 import os
-import pty
 import random
 import socket
 import subprocess
@@ -30,6 +29,8 @@ from debugnet.netdump.send import send_dump
 from debugnet.transport.config import Mode, TransportConfig
 from debugnet.transport.window import WindowStrategy
 from tests.netutil import free_loopback
+from tests.procs import stop_process
+from tests.ptyrun import run_on_pty
 
 DEBUGNET = [sys.executable, "-m", "debugnet"]
 SIZE = 3_000_000
@@ -70,12 +71,7 @@ def start_serve(dumpdir: Path) -> Serve:
 def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
     running = start_serve(tmp_path_factory.mktemp("crash"))
     yield running
-    running.proc.terminate()
-    try:
-        running.proc.wait(10)
-    except subprocess.TimeoutExpired:
-        running.proc.kill()
-        running.proc.wait()
+    stop_process(running.proc)
 
 
 @pytest.fixture(scope="module")
@@ -291,31 +287,7 @@ def test_progress_line() -> None:
 
 def test_progress_bar_on_a_terminal(serve: Serve, dump_file: tuple[Path, bytes]) -> None:
     path, data = dump_file
-    master, slave = pty.openpty()
-    try:
-        res = subprocess.run(
-            [*DEBUGNET, "send", "-s", serve.ip, "-c", serve.ip, str(path)],
-            stdout=subprocess.PIPE,
-            stderr=slave,
-            timeout=60,
-            check=False,
-        )
-        os.close(slave)
-        slave = -1
-        screen = b""
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            screen += chunk
-    finally:
-        if slave >= 0:
-            os.close(slave)
-        os.close(master)
+    res, text = run_on_pty(80, [*DEBUGNET, "send", "-s", serve.ip, "-c", serve.ip, str(path)])
     assert res.returncode == 0
-    text = screen.decode()
     assert "\r" in text and "MB/s" in text and "retrans" in text and "100%" in text
     assert serve.last()[0].read_bytes() == data

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
 import re
-import struct
-import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import pytest
 
 from debugnet.cli.progressbar import Snapshot, human, render
 from tests.netutil import free_loopback
+from tests.ptyrun import run_on_pty
 
 MIDWAY = Snapshot(
     bytes_read=512_000_000,
@@ -65,29 +61,6 @@ def test_compressing_shows_the_input_rate_and_what_was_sent() -> None:
     assert "in 51.2 MB/s" in line and "sent 100.0 MB" in line
 
 
-def _send_on_pty(columns: int, argv: list[str]) -> tuple[subprocess.CompletedProcess[bytes], str]:
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    try:
-        res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=slave, timeout=60)
-        os.close(slave)
-        slave = -1
-        screen = b""
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO once the slave side is closed
-                break
-            if not chunk:
-                break
-            screen += chunk
-    finally:
-        if slave >= 0:
-            os.close(slave)
-        os.close(master)
-    return res, screen.decode()
-
-
 @pytest.mark.parametrize("columns", [60, 80, 120])
 @pytest.mark.parametrize("compress", [None, "gzip"])
 def test_progress_on_a_terminal(
@@ -99,7 +72,7 @@ def test_progress_on_a_terminal(
     client = free_loopback((20024,))
     argv = [sys.executable, "-m", "debugnet", "send", "-s", srv.ip, "-c", client]
     argv += [*(["--compress", compress] if compress else []), str(tmp_path / "core")]
-    res, screen = _send_on_pty(columns, argv)
+    res, screen = run_on_pty(columns, argv)
     assert res.returncode == 0, screen
     drawn = [seg for seg in re.split(r"[\r\n]", screen) if seg]
     assert drawn, screen
