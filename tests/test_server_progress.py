@@ -76,7 +76,7 @@ def test_end_line_carries_state_size_and_panic() -> None:
 
 def test_summary_is_one_readable_line() -> None:
     counters = Counter({"heralds": 7, "sessions": 3, "dumps success": 2, "bad herald": 1})
-    assert summary_line(counters) == "3 sessions, 2 dumps success, 7 heralds, 1 bad herald"
+    assert summary_line(counters) == "sessions: 3, dumps success: 2, heralds: 7, bad herald: 1"
     assert summary_line(Counter()) == "no heralds received"
 
 

@@ -77,4 +77,4 @@ def summary_line(counters: Mapping[str, int]) -> str:
         return "no heralds received"
     order = ["sessions", "dumps success", "dumps timeout", "dumps error", "heralds"]
     keys = [k for k in order if k in counters] + sorted(k for k in counters if k not in order)
-    return ", ".join(f"{counters[k]} {k}" for k in keys)
+    return ", ".join(f"{k}: {counters[k]}" for k in keys)  # no plural to get wrong
