@@ -167,7 +167,7 @@ def main() -> int:
     p.add_argument("--sessions", type=int, default=1000)
     p.add_argument("--only", choices=["finish", "idle"])
     args = p.parse_args()
-    from debugnet.server.limits import parse_size
+    from debugnet.storage.limits import parse_size
 
     addrs = harness.Addresses()
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,8 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from debugnet.server.naming import vmcore_name
-from debugnet.server.store import BelowFloor, Chunk, DumpLimitReached, DumpRequest, StorageError
+from debugnet.storage.interface import (
+    BelowFloor,
+    Chunk,
+    DumpLimitReached,
+    DumpRequest,
+    StorageError,
+)
+from debugnet.storage.naming import vmcore_name
 
 
 @dataclass

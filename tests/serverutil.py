@@ -128,7 +128,7 @@ def fill_disk_at(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
     one fails with ENOSPC, so the offset the server reports is ``limit``
     however it happened to batch its runs.
     """
-    from debugnet.server import storage
+    from debugnet.storage import directory
 
     real, realv = os.pwrite, os.pwritev
 
@@ -144,5 +144,5 @@ def fill_disk_at(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
             return realv(fd, pieces, offset)
         return real(fd, b"".join(pieces)[: limit - offset], offset)
 
-    monkeypatch.setattr(storage.os, "pwrite", pwrite)
-    monkeypatch.setattr(storage.os, "pwritev", pwritev)
+    monkeypatch.setattr(directory.os, "pwrite", pwrite)
+    monkeypatch.setattr(directory.os, "pwritev", pwritev)

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 from debugnet.errors import ErrnoError, WireError
 from debugnet.server.recorder import DumpRecorder
-from debugnet.server.store import DumpRequest
 from debugnet.sim import Link, LinkConfig, Simulator, Timer, derive_seeds
+from debugnet.storage.interface import DumpRequest
 from debugnet.transport.client_events import ConnectionFailed, MessageAcked
 from debugnet.transport.config import TransportConfig
 from debugnet.transport.connection import ClientConnection

@@ -12,7 +12,7 @@ import pytest
 SRC = Path(__file__).resolve().parent.parent / "src" / "debugnet"
 ORDER = [
     "wire", "sim", "transport", "ifnet", "devices", "inet", "netdump", "netgdb", "triage",
-    "catalogue", "web", "server", "cli",
+    "catalogue", "storage", "web", "server", "cli",
 ]  # fmt: skip
 ALWAYS = {"errors", "__init__"}
 PURE = {"wire", "transport", "sim", "ifnet", "triage"}
@@ -101,7 +101,7 @@ def _reaches(graph: dict[str, set[str]], start: str, goal: str) -> bool:
         ("ifnet.clone", "ifnet.table"),
         ("server.worker", "server.listener"),
         ("server.recorder", "server.worker"),
-        ("server.storage", "server.recorder"),
+        ("storage.directory", "server.recorder"),
     ],
 )
 def test_no_import_cycle_between(a: str, b: str) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from debugnet.catalogue.s3location import S3Location
-from debugnet.server.s3.retry import StoreRefused
-from debugnet.server.s3.store import S3Store
-from debugnet.server.store import DumpRequest, StorageError
+from debugnet.storage.interface import DumpRequest, StorageError
+from debugnet.storage.s3.retry import StoreRefused
+from debugnet.storage.s3.store import S3Store
 from debugnet.triage.info import INTERRUPTED_LINE
 from tests.s3server import Weed, own_weed, s3_env, weed
 from tests.serverutil import wait_for

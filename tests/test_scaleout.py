@@ -34,7 +34,7 @@ from debugnet.catalogue.postgres import PostgresCatalogue
 from debugnet.errors import TimedOut
 from debugnet.netdump.encrypt import CIPHERS, make_encryption
 from debugnet.netdump.send import send_dump
-from debugnet.server.s3.upload import TAIL
+from debugnet.storage.s3.upload import TAIL
 from debugnet.triage.decrypt import StreamDecryptor, unlock
 from debugnet.triage.info import INTERRUPTED_LINE
 from tests.dumpclient import DATA, KDH, ClientTimeout, DumpClient

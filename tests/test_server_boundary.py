@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from debugnet.server.dirfd import DirHandle
-from debugnet.server.naming import safe_hostname
-from debugnet.server.storage import DirectoryStore, DumpFiles
-from debugnet.server.store import DumpRequest
+from debugnet.storage.directory import DirectoryStore, DumpFiles
+from debugnet.storage.dirfd import DirHandle
+from debugnet.storage.interface import DumpRequest
+from debugnet.storage.naming import safe_hostname
 from debugnet.wire.kdh import Compression
 from debugnet.wire.message import MsgType
 from tests.serverutil import kdh

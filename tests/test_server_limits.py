@@ -12,10 +12,10 @@ import pytest
 from debugnet.errors import InvalidArgument
 from debugnet.server.admission import Refusal
 from debugnet.server.endings import Ending
-from debugnet.server.limits import DumpLimits, Floor, parse_minfree_file, parse_size
 from debugnet.server.recorder import DumpRecorder
-from debugnet.server.storage import DirectoryStore
-from debugnet.server.store import BelowFloor
+from debugnet.storage.directory import DirectoryStore
+from debugnet.storage.interface import BelowFloor
+from debugnet.storage.limits import DumpLimits, Floor, parse_minfree_file, parse_size
 from debugnet.transport.server_session import SessionState
 from debugnet.wire.message import MsgType
 from tests.dumpclient import ClientTimeout, DumpClient

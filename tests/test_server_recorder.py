@@ -13,8 +13,8 @@ import pytest
 from debugnet.errors import LocalProtocolError
 from debugnet.server.endings import Ending, Outcome
 from debugnet.server.recorder import DumpRecorder, format_holes
-from debugnet.server.storage import DirectoryStore
-from debugnet.server.store import DumpRequest, DumpStore, StorageCutShort
+from debugnet.storage.directory import DirectoryStore
+from debugnet.storage.interface import DumpRequest, DumpStore, StorageCutShort
 from debugnet.transport.server_session import Herald, ServerSession, SessionConfig, SessionState
 from debugnet.wire.kdh import Compression, KernelDumpHeader
 from debugnet.wire.message import Message, MsgType

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from debugnet.errors import ErrnoError
-from debugnet.server.dumpdir import check_dump_dir
+from debugnet.storage.dumpdir import check_dump_dir
 
 IS_ROOT = os.geteuid() == 0
 

@@ -8,9 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from debugnet.server import storage
-from debugnet.server.storage import DirectoryStore, DumpFiles, DumpPaths
-from debugnet.server.store import DumpLimitReached, DumpRequest, DumpSink, DumpStore, StorageError
+from debugnet.storage import directory
+from debugnet.storage.directory import DirectoryStore, DumpFiles, DumpPaths
+from debugnet.storage.interface import (
+    DumpLimitReached,
+    DumpRequest,
+    DumpSink,
+    DumpStore,
+    StorageError,
+)
 
 REQUEST = DumpRequest("192.0.2.9", "h", None)
 
@@ -60,7 +66,7 @@ def test_a_vectored_run_is_one_pwritev_and_short_writes_continue(
         calls.append(offset)
         return real(fd, buffers, offset) if len(calls) > 1 else real(fd, [buffers[0][:5]], offset)
 
-    monkeypatch.setattr(storage.os, "pwritev", short)
+    monkeypatch.setattr(directory.os, "pwritev", short)
     files = DumpFiles(DumpPaths(tmp_path, "h", 0), 4096)
     pieces = [bytes([i]) * 1000 for i in range(8)]
     files.write_at(100, pieces, 8000)
@@ -85,7 +91,7 @@ def test_vectored_write_error_reports_the_offset(
     def failing(fd: int, buffers: list[memoryview], offset: int) -> int:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(storage.os, "pwritev", failing)
+    monkeypatch.setattr(directory.os, "pwritev", failing)
     files = DumpFiles(DumpPaths(tmp_path, "h", 0), 4096)
     with pytest.raises(StorageError) as err:
         files.write_at(0x4000, [b"x" * 2000, b"y" * 2000], 4000)

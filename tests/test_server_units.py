@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from debugnet.server import storage
-from debugnet.server.dirfd import DirHandle
-from debugnet.server.naming import resolve_client_dir, safe_hostname, vmcore_name
 from debugnet.server.resolver import Resolver
-from debugnet.server.storage import DumpFiles, DumpLimitReached, DumpPaths, allocate_index
+from debugnet.storage import directory
+from debugnet.storage.directory import DumpFiles, DumpLimitReached, DumpPaths, allocate_index
+from debugnet.storage.dirfd import DirHandle
+from debugnet.storage.naming import resolve_client_dir, safe_hostname, vmcore_name
 from tests.dumpclient import DATA, DumpClient, message
 from tests.netutil import free_loopback
 from tests.serverutil import kdh, wait_for
@@ -70,7 +70,7 @@ def test_writes_are_gathered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         calls.append((offset, len(data)))
         return real(fd, data, offset)
 
-    monkeypatch.setattr(storage.os, "pwrite", counting)
+    monkeypatch.setattr(directory.os, "pwrite", counting)
     files = DumpFiles(DumpPaths(tmp_path, "h", 0), 64 * 1024)
     blob = os.urandom(1448 * 100)
     for off in range(0, len(blob), 1448):
@@ -89,9 +89,9 @@ def test_write_error_reports_file_offset(tmp_path: Path, monkeypatch: pytest.Mon
         raise OSError(5, "Input/output error")
 
     files = DumpFiles(DumpPaths(tmp_path, "h", 0), 4096)
-    monkeypatch.setattr(storage.os, "pwrite", failing)
+    monkeypatch.setattr(directory.os, "pwrite", failing)
     files.write(0x12345, b"x" * 10)
-    with pytest.raises(storage.StorageError) as err:
+    with pytest.raises(directory.StorageError) as err:
         files.sync()
     assert str(err.value) == "write error @ offset 00012345: Input/output error"
     files.close()

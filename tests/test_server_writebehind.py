@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from debugnet.server import storage
-from debugnet.server.storage import DumpFiles, DumpPaths
-from debugnet.server.writebehind import WriteBehind, default_syncer
+from debugnet.storage import directory
+from debugnet.storage.directory import DumpFiles, DumpPaths
+from debugnet.storage.writebehind import WriteBehind, default_syncer
 
 
 def test_written_ranges_are_handed_on_and_the_file_stays_exact(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(storage, "CHUNK", 64 * 1024)
+    monkeypatch.setattr(directory, "CHUNK", 64 * 1024)
     calls: list[tuple[int, int]] = []
     wb = WriteBehind(syncer=lambda fd, off, n: calls.append((off, n)))
     files = DumpFiles(DumpPaths(tmp_path, "h", 0), 4096, write_behind=wb)

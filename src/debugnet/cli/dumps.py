@@ -276,7 +276,7 @@ def _mkdir(args: argparse.Namespace) -> int:
         print(f"created {target}")
         return 0
     from debugnet.catalogue.s3location import S3Location
-    from debugnet.server.s3.store import S3Store
+    from debugnet.storage.s3.store import S3Store
 
     store = S3Store(S3Location.parse(args.store), workers=1)
     try:

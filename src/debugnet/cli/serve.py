@@ -162,10 +162,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def build_config(args: argparse.Namespace, *, create_dir: bool) -> object:
     from debugnet.server.config import ServerConfig
-    from debugnet.server.dumpdir import check_dump_dir
     from debugnet.server.handler import check_handler
-    from debugnet.server.limits import Floor, parse_size
     from debugnet.server.retention import RetentionPolicy
+    from debugnet.storage.dumpdir import check_dump_dir
+    from debugnet.storage.limits import Floor, parse_size
 
     dumpdir = check_dump_dir(Path(args.dir).absolute(), create=create_dir)
     default = Path(args.default_path)

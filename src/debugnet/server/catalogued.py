@@ -23,7 +23,7 @@ from debugnet.catalogue import Catalogue, CatalogueWriter, DumpRecord, Layout
 from debugnet.catalogue.dumpfiles import DumpFiles, LocalFiles
 from debugnet.catalogue.tracker import DumpHandle
 from debugnet.errors import DebugnetError
-from debugnet.server.store import Chunk, DumpLimitReached, DumpRequest, DumpSink, DumpStore
+from debugnet.storage.interface import Chunk, DumpLimitReached, DumpRequest, DumpSink, DumpStore
 from debugnet.triage.info import DumpState, Reason, end_outcome, parse_info
 
 log = logging.getLogger(__name__)

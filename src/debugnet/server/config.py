@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from debugnet.server.limits import Floor
 from debugnet.server.retention import RetentionPolicy
+from debugnet.storage.limits import Floor
 from debugnet.wire.constants import NETDUMP_ACKPORT, NETDUMP_PORT
 
 MAX_DUMPS = 1024
@@ -56,7 +56,7 @@ class ServerConfig:
     batch: bool = True
     """Use recvmmsg/sendmmsg where available (Linux)."""
     layout: str = "netdumpd"
-    """File names: netdumpd's, or savecore's in a directory per host (server/naming.py)."""
+    """File names: netdumpd's, or savecore's in a directory per host (storage/naming.py)."""
     catalogue: bool = True
     """Record every dump in <dumpdir>/catalogue.sqlite (debugnet dumps reads it)."""
     collector_id: str = ""

@@ -13,7 +13,7 @@ from debugnet.server.config import ServerConfig
 from debugnet.server.handler import HandlerRunner
 from debugnet.server.monitor import Monitor
 from debugnet.server.resolver import Resolver
-from debugnet.server.store import DumpStore
+from debugnet.storage.interface import DumpStore
 
 
 @dataclass(frozen=True, slots=True)

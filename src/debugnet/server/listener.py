@@ -33,11 +33,11 @@ from debugnet.server.handler import HandlerRunner
 from debugnet.server.monitor import Monitor
 from debugnet.server.resolver import Resolver
 from debugnet.server.retention import RetentionRunner, StoredDump
-from debugnet.server.s3.store import S3Store
-from debugnet.server.store import DumpStore
 from debugnet.server.stores import dump_files_of, open_store, store_root
 from debugnet.server.sweep import mark_interrupted
 from debugnet.server.worker import SessionWorker
+from debugnet.storage.interface import DumpStore
+from debugnet.storage.s3.store import S3Store
 from debugnet.transport.server_session import Herald
 from debugnet.wire.message import parse_herald
 

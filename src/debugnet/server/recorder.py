@@ -14,8 +14,7 @@ import dataclasses
 import logging
 
 from debugnet.server.endings import Ending, Outcome, escape, escape_version
-from debugnet.server.limits import DumpLimits
-from debugnet.server.store import (
+from debugnet.storage.interface import (
     DumpLimitReached,
     DumpRequest,
     DumpSink,
@@ -23,6 +22,7 @@ from debugnet.server.store import (
     StorageCutShort,
     StorageError,
 )
+from debugnet.storage.limits import DumpLimits
 from debugnet.transport.server_events import (
     DataReceived,
     DataRunReceived,

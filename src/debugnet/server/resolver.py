@@ -20,7 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 
-from debugnet.server.naming import safe_hostname
+from debugnet.storage.naming import safe_hostname
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from debugnet.catalogue.files import Found, dump_names, find_dumps
 from debugnet.catalogue.record import Layout
-from debugnet.server.naming import last_name, tag
+from debugnet.storage.naming import last_name, tag
 
 log = logging.getLogger(__name__)
 

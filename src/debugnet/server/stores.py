@@ -6,9 +6,9 @@ from pathlib import Path
 
 from debugnet.catalogue.dumpfiles import BucketFiles, DumpFiles, LocalFiles
 from debugnet.server.config import ServerConfig
-from debugnet.server.storage import DirectoryStore
-from debugnet.server.store import DumpStore
-from debugnet.server.writebehind import WriteBehind
+from debugnet.storage.directory import DirectoryStore
+from debugnet.storage.interface import DumpStore
+from debugnet.storage.writebehind import WriteBehind
 
 
 def open_store(config: ServerConfig) -> DumpStore:
@@ -24,7 +24,7 @@ def open_store(config: ServerConfig) -> DumpStore:
             write_behind=WriteBehind() if config.write_behind else None,
         )
     from debugnet.catalogue.s3location import S3Location
-    from debugnet.server.s3.store import S3Store
+    from debugnet.storage.s3.store import S3Store
 
     return S3Store(
         S3Location.parse(config.store),
@@ -47,7 +47,7 @@ def store_root(store: DumpStore, config: ServerConfig) -> Path:
 
 def dump_files_of(store: DumpStore, config: ServerConfig) -> DumpFiles:
     """How readers reach what ``store`` writes: the dump directory, or the same bucket."""
-    from debugnet.server.s3.store import S3Store
+    from debugnet.storage.s3.store import S3Store
 
     if isinstance(store, S3Store):
         return BucketFiles(store.location, store.client)

@@ -4,7 +4,7 @@ A thread per session keeps a slow disk, a slow handler or a slow reverse DNS
 for one client from ever stalling another, and lets the hot loop be a blocking
 receive on a connected socket: one syscall in, one out, per batch. What the
 dump's files say is the recorder's business (server/recorder.py); where they
-go is the store's (server/store.py). The worker only moves datagrams, keeps
+go is the store's (storage/interface.py). The worker only moves datagrams, keeps
 time and sleeps until the session's next deadline.
 """
 
@@ -20,11 +20,11 @@ from collections.abc import Callable
 from debugnet.server.admission import Refusal
 from debugnet.server.context import SessionContext
 from debugnet.server.endings import Ending
-from debugnet.server.limits import DumpLimits
 from debugnet.server.progress import ProgressLog, end_line
 from debugnet.server.recorder import DumpRecorder
 from debugnet.server.sessionio import open_session_socket, send_all, session_io, set_receive_timeout
-from debugnet.server.store import BelowFloor, DumpLimitReached, DumpRequest
+from debugnet.storage.interface import BelowFloor, DumpLimitReached, DumpRequest
+from debugnet.storage.limits import DumpLimits
 from debugnet.transport.server_session import Herald, ServerSession, SessionConfig, SessionState
 
 log = logging.getLogger(__name__)

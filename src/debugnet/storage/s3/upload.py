@@ -32,8 +32,8 @@ from concurrent.futures import Executor, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from debugnet.server.s3.retry import Retrier, StoreRefused, StoreUnreachable
-from debugnet.server.store import Chunk
+from debugnet.storage.interface import Chunk
+from debugnet.storage.s3.retry import Retrier, StoreRefused, StoreUnreachable
 
 log = logging.getLogger(__name__)
 

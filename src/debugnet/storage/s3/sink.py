@@ -17,13 +17,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from debugnet.server.naming import tag, vmcore_name
-from debugnet.server.s3.retry import StoreUnreachable
-from debugnet.server.s3.upload import SpoolFull
-from debugnet.server.store import Chunk, StorageCutShort, StorageError
+from debugnet.storage.interface import Chunk, StorageCutShort, StorageError
+from debugnet.storage.naming import tag, vmcore_name
+from debugnet.storage.s3.retry import StoreUnreachable
+from debugnet.storage.s3.upload import SpoolFull
 
 if TYPE_CHECKING:
-    from debugnet.server.s3.store import S3Store
+    from debugnet.storage.s3.store import S3Store
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 The recorder (server/recorder.py) decides *what* a dump's files say; a backend
 decides *where* they live. ``DumpStore`` is the backend for a whole server
-(today the dump directory, server/storage.py's ``DirectoryStore``); it hands
+(today the dump directory, storage/directory.py's ``DirectoryStore``); it hands
 out one ``DumpSink`` per dump. Everything the recorder does to a dump goes
 through the sink, so another backend plugs in without touching the recorder:
 

@@ -2,7 +2,7 @@
 
 netdumpd's rule is "relative, no '..' component, no symlink with '..' on the
 way". The path is walked one component at a time from the dump directory's
-descriptor (server/dirfd.py), so the result lies inside the dump directory
+descriptor (storage/dirfd.py), so the result lies inside the dump directory
 and exists already (a client never makes us create a directory), and the
 directory the dump is then written into is the one that was checked.
 """
@@ -13,7 +13,7 @@ import logging
 import re
 from pathlib import Path
 
-from debugnet.server.dirfd import DirHandle
+from debugnet.storage.dirfd import DirHandle
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The dump directory: the first ``DumpStore`` backend (see server/store.py).
+"""The dump directory: the first ``DumpStore`` backend (see storage/interface.py).
 
 ``DirectoryStore`` allocates ``<host>.<index>`` names in netdumpd's layout;
 ``DumpFiles`` is one dump's info, vmcore and key files. Contiguous data is
@@ -19,9 +19,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from debugnet.server.dirfd import DirHandle
-from debugnet.server.limits import Floor, parse_minfree_file
-from debugnet.server.naming import (
+from debugnet.storage.dirfd import DirHandle
+from debugnet.storage.interface import (
+    BelowFloor,
+    Chunk,
+    DumpLimitReached,
+    DumpRequest,
+    StorageError,
+)
+from debugnet.storage.limits import Floor, parse_minfree_file
+from debugnet.storage.naming import (
     NETDUMPD,
     SAVECORE,
     bounds_name,
@@ -32,8 +39,7 @@ from debugnet.server.naming import (
     tag,
     vmcore_name,
 )
-from debugnet.server.store import BelowFloor, Chunk, DumpLimitReached, DumpRequest, StorageError
-from debugnet.server.writebehind import CHUNK, WriteBehind
+from debugnet.storage.writebehind import CHUNK, WriteBehind
 
 __all__ = [
     "DirectoryStore",

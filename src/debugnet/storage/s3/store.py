@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from debugnet.catalogue.s3location import S3Location, error_code, make_client
-from debugnet.server.naming import NETDUMPD, SAVECORE, tag
-from debugnet.server.s3.janitor import Janitor
-from debugnet.server.s3.retry import Retrier, StoreRefused
-from debugnet.server.s3.sink import S3Sink
-from debugnet.server.s3.upload import StreamingUpload
-from debugnet.server.store import DumpLimitReached, DumpRequest
+from debugnet.storage.interface import DumpLimitReached, DumpRequest
+from debugnet.storage.naming import NETDUMPD, SAVECORE, tag
+from debugnet.storage.s3.janitor import Janitor
+from debugnet.storage.s3.retry import Retrier, StoreRefused
+from debugnet.storage.s3.sink import S3Sink
+from debugnet.storage.s3.upload import StreamingUpload
 from debugnet.triage.info import INTERRUPTED_LINE, end_outcome
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from debugnet.catalogue.s3location import error_code
 
 if TYPE_CHECKING:
-    from debugnet.server.s3.store import S3Store
+    from debugnet.storage.s3.store import S3Store
 
 log = logging.getLogger(__name__)
 

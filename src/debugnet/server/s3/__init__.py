@@ -1,8 +1,0 @@
-"""Dumps into S3-compatible object storage (``--store s3://BUCKET[/PREFIX]``).
-
-location.py parses the URL and builds the boto3 client; upload.py streams
-one vmcore into a multipart upload; sink.py is one dump's ``DumpSink``;
-store.py the ``DumpStore`` (allocation by conditional create, the start-up
-sweep, folders); janitor.py retries what a down store could not take;
-retry.py bounds every call by ``--store-timeout``. Needs the ``s3`` extra.
-"""
