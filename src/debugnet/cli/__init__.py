@@ -23,7 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "netgdb-proxy": "bridge a panicked kernel's netgdb to gdb's target remote",
     "netgdb-target": "play a panicked kernel's netgdb over a memory image (practice, tests)",
     "dumps": "list, triage, decrypt and extract the dumps the server collected",
-    "web": "the dashboard and JSON API over a dump directory",
+    "web": "the dashboard and JSON API over the dumps the server collected",
 }
 
 
