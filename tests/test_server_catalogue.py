@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from debugnet.catalogue import DumpState, open_catalogue
+from debugnet.catalogue import DumpState, ListQuery, open_catalogue
+from debugnet.catalogue.files import scan
 from debugnet.catalogue.sqlbase import SqlCatalogue
 from debugnet.netdump.send import send_dump
 from debugnet.triage.info import parse_info
@@ -125,6 +126,10 @@ def test_holes_timeout_and_bad_kdh(serve: Callable[..., Running]) -> None:
         "timeout",
         3000,
     )
+    # what the files say, read back as reindex does, is what the live catalogue said
+    live = {x.id: (x.state, x.reason) for x in open_catalogue(srv.dumpdir).dumps(ListQuery())}
+    from_files = {x.id: (x.state, x.reason) for x in scan(srv.dumpdir)}
+    assert from_files == live and len(live) == 3
 
 
 def test_no_catalogue(serve: Callable[..., Running]) -> None:

@@ -44,6 +44,13 @@ def netdumpd_info(end: bytes, *, compression: int = 0) -> bytes:
         (b"Dump incomplete: server stopped while receiving\n", DumpState.INCOMPLETE, "interrupted"),
         (b"", DumpState.INCOMPLETE, "no end line"),
         (b"Bad KDH: packet too small\nDump complete\n", DumpState.INCOMPLETE, "bad KDH"),
+        # our collector ends the dump at a bad KDH, with that line last
+        (b"Bad KDH: packet too small\n", DumpState.FAILED, "bad KDH: packet too small"),
+        (
+            b"Bad KDH: packet too small\nDump incomplete: client timed out\n",
+            DumpState.INCOMPLETE,
+            "timed out",
+        ),
     ],
 )
 def test_netdumpd_outcomes(end: bytes, state: DumpState, reason: str | None) -> None:

@@ -1,16 +1,19 @@
 """How a dump can end: one table for the info file, the handler, the catalogue and metrics.
 
 Every ending of a dump is one ``Ending``. Its row says what the info file's
-last line is, what state the dump is left in, which of netdumpd's handler
-words the handler script gets, and what result the metrics count. Nothing
-else in the server decides these: the recorder picks the ending, everything
-downstream reads its row (README, "The server's files", has the same table).
+last line is, what state the dump is left in (triage's ``DumpState``, which
+it reads back from that line for the catalogue and the metrics) and which of
+netdumpd's handler words the handler script gets. Nothing else in the server
+decides these: the recorder picks the ending, everything downstream reads its
+row (README, "The server's files", has the same table).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum, StrEnum
+
+from debugnet.triage.info import DumpState
 
 
 class Outcome(StrEnum):
@@ -19,14 +22,6 @@ class Outcome(StrEnum):
     SUCCESS = "success"
     ERROR = "error"
     TIMEOUT = "timeout"
-
-
-class DumpState(StrEnum):
-    """What a dump is once it has ended; also the metrics' result."""
-
-    COMPLETE = "complete"
-    INCOMPLETE = "incomplete"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +56,6 @@ class Ending(Enum):
     @property
     def handler(self) -> Outcome:
         return self.value.handler
-
-    @property
-    def result(self) -> DumpState:
-        """What the metrics count: the same word as the state."""
-        return self.value.state
 
     def line(self, detail: str = "") -> bytes:
         """The info file's last line for this ending, ``detail`` filled in, newline-terminated."""

@@ -199,8 +199,12 @@ def parse_info(data: bytes) -> InfoFile:
             values["device"] = m.group(1)
         elif line.startswith("Bad KDH"):
             values["bad_kdh"] = True
+            if outcome is None:
+                outcome, end_line = _bad_kdh_end(line), line
         elif (found := end_outcome(line)) is not None:
             outcome, end_line = found, line
+        elif line.strip() and end_line is not None and end_line.startswith("Bad KDH"):
+            outcome, end_line = None, None  # netdumpd goes on after a bad KDH: not the end
     if version is not None:
         values["version_string"] = "\n".join(version).rstrip("\n")
     parity = values.pop("parity", None)
@@ -208,6 +212,14 @@ def parse_info(data: bytes) -> InfoFile:
         values["parity_ok"] = True  # savecore prints the word; it checked it before saving
     outcome = _final_outcome(fmt, values, outcome)
     return InfoFile(format=fmt, end_line=end_line, outcome=outcome, **values)  # type: ignore[arg-type]
+
+
+def _bad_kdh_end(line: str) -> Outcome:
+    """Our collector ends a dump at a bad KDH, with that line last (server/endings.py)."""
+    detail = line.removeprefix("Bad KDH").lstrip(": ").strip()
+    return Outcome(
+        DumpState.FAILED, f"{Reason.BAD_KDH.value}: {detail}" if detail else Reason.BAD_KDH.value
+    )
 
 
 def _final_outcome(fmt: InfoFormat, values: dict[str, object], outcome: Outcome | None) -> Outcome:
