@@ -185,7 +185,13 @@ def _start_web(args: argparse.Namespace, server: Server, closers: list[Callable[
     stored = open_dump_files(config.dumpdir, config.store)
     source = CatalogueSource.open_at(config.catalogue_url, config.dumpdir, stored=stored)
     closers.append(source.close)
-    app = create_app(WebConfig(source, Auth(users), live=LiveView(server.monitor)))
+    backend = server.backend  # the floor it refuses dumps at, as it computes it now
+
+    def floor() -> int:
+        return backend.free_bytes() - backend.room()
+
+    live = LiveView(server.monitor)
+    app = create_app(WebConfig(source, Auth(users), live=live, floor=floor))
     web = WebServer(app, host, port)
     web.start()
     closers.append(web.close)

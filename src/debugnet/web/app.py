@@ -68,8 +68,9 @@ class WebConfig:
     source: DumpSource
     auth: Auth
     live: LiveStatus | None = None
-    floor: int = 0
-    """Free bytes below which the server refuses new dumps (0: none), shown with free space."""
+    floor: int | Callable[[], int] = 0
+    """Free bytes below which the server refuses new dumps (0: none), shown with free space;
+    a function when it can change (a percentage of the disk, savecore's ``minfree`` file)."""
 
 
 class BadRequest(Exception):
@@ -100,9 +101,11 @@ def _int(request: Request, name: str, default: int, top: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
+    # ASCII only: str.isdigit() also takes digits int() refuses ('\u00b2').
+    if not (raw.isascii() and raw.isdigit()):
         raise BadRequest(f"{name} must be a non-negative integer")
-    return min(int(raw), top)
+    digits = raw.lstrip("0")
+    return top if len(digits) > len(str(top)) else min(int(digits or "0"), top)
 
 
 def _panic_mark(text: str, panic: str | None) -> Markup:
@@ -195,17 +198,20 @@ class Dashboard:
         where = self.source.dumpdir()
         if where is None:
             return None
+        floor = self.config.floor
         try:
+            if callable(floor):
+                floor = floor()
             st = os.statvfs(where)
         except OSError:
-            return {"free": 0, "floor": self.config.floor, "percent_free": 0.0, "low": True}
+            return {"free": 0, "floor": 0, "percent_free": 0.0, "low": True}
         free, total = st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize
         return {
             "free": free,
             "total": total,
-            "floor": self.config.floor,
+            "floor": floor,
             "percent_free": 100.0 * free / total if total else 0.0,
-            "low": free < self.config.floor,
+            "low": free < floor,
         }
 
     def _arriving(self) -> list[Any] | None:

@@ -15,7 +15,10 @@ def parse_since(value: str | None, now: float) -> float | None:
         return None
     m = _DURATION.match(value.strip())
     if m:
-        return now - int(m.group(1)) * _UNITS[m.group(2)]
+        try:
+            return now - int(m.group(1)) * _UNITS[m.group(2)]
+        except (ValueError, OverflowError):  # more digits than int() or a float takes
+            raise ValueError(f"since/until {value!r}: too far back") from None
     try:
         when = dt.datetime.fromisoformat(value.strip())
     except ValueError:

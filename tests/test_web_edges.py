@@ -1,0 +1,129 @@
+"""Defects found reviewing the dashboard: links that lie, 500s on odd query strings,
+and ``serve --web`` showing free space without the server's floor."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sqlite3
+import time
+import urllib.request
+from collections.abc import Iterator
+from html import unescape
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+pytest.importorskip("starlette")
+from starlette.testclient import TestClient
+
+from debugnet.catalogue import CATALOGUE_NAME, open_catalogue, reindex
+from debugnet.web.app import WebConfig, create_app
+from debugnet.web.auth import Auth
+from debugnet.web.catalogue_source import CatalogueSource
+from tests.netutil import free_loopback
+from tests.webdumps import Known, make_known_dumps
+
+DAY = 86400
+
+
+@pytest.fixture(scope="module")
+def known(tmp_path_factory: pytest.TempPathFactory) -> Known:
+    known = make_known_dumps(tmp_path_factory.mktemp("webedges") / "crash")
+    catalogue = open_catalogue(known.dumpdir)
+    assert reindex(catalogue, known.dumpdir) == 6
+    catalogue.close()
+    return known
+
+
+@pytest.fixture
+def dumpdir(known: Known, tmp_path: Path) -> Path:
+    copy = tmp_path / "crash"
+    shutil.copytree(known.dumpdir, copy, symlinks=True)
+    return copy
+
+
+@pytest.fixture
+def client(dumpdir: Path) -> Iterator[TestClient]:
+    source = CatalogueSource.open_at(None, dumpdir)
+    app = create_app(WebConfig(source, Auth(None)))
+    with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as c:
+        yield c
+    source.close()
+
+
+def _age(dumpdir: Path, dump_id: str, days: float) -> None:
+    """Move a dump's start ``days`` into the past, as if it had arrived then."""
+    db = sqlite3.connect(dumpdir / CATALOGUE_NAME)
+    with db:
+        db.execute("UPDATE dumps SET started = ? WHERE id = ?", (time.time() - days * DAY, dump_id))
+    db.close()
+
+
+def test_overview_card_links_show_what_the_cards_count(
+    client: TestClient, dumpdir: Path, known: Known
+) -> None:
+    """Each state in the 24 h and 7 day cards links to the list of exactly those dumps."""
+    _age(dumpdir, f"{known.host_a}.1", 3)  # complete, 3 days ago: in the week, not the day
+    _age(dumpdir, f"{known.host_b}.1", 20)  # complete, 20 days ago: in neither
+    html = client.get("/").text
+    cards = html.split('<div class="card">')[1:3]  # the 24 h and the 7 day cards
+    checked = 0
+    for card in cards:
+        for href, n in re.findall(r'<a href="([^"]+)"><span[^>]*>\w+</span></a> (\d+)<', card):
+            query = {k: v[0] for k, v in parse_qs(urlsplit(unescape(href)).query).items()}
+            shown = client.get("/api/dumps", params=query).json()["total"]
+            assert shown == int(n), f"{href} lists {shown} dumps, the card says {n}"
+            checked += 1
+    assert checked >= 4  # complete and incomplete in both cards
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("limit", "\u00b2"),  # str.isdigit() is true for a superscript two; int() refuses it
+        ("offset", "9" * 5000),  # past Python's limit on digits in int()
+        ("since", "1" + "0" * 400 + "d"),  # too many days for a float
+        ("until", "1" + "0" * 400 + "w"),
+    ],
+)
+def test_odd_query_values_are_400_not_500(client: TestClient, name: str, value: str) -> None:
+    for path in ("/dumps", "/api/dumps"):
+        r = client.get(path, params={name: value})
+        if name == "offset":  # a number past the last page, like offset=10**9: nothing
+            assert r.status_code == 200, (path, r.status_code, r.text[:200])
+            assert "0 shown" in r.text or r.json()["dumps"] == []
+            continue
+        assert r.status_code == 400, (path, r.status_code, r.text[:200])
+        assert name in r.text or "since/until" in r.text
+    if name == "since":
+        assert client.get("/api/groups", params={"since": value}).status_code == 400
+
+
+def test_serve_web_shows_the_servers_floor(tmp_path: Path) -> None:
+    """``serve --web``'s free-space card is against the floor the server refuses dumps at."""
+    from debugnet.cli import serve_extras
+    from debugnet.server.config import ServerConfig
+    from debugnet.server.listener import Server
+    from debugnet.storage.limits import Floor
+
+    dumpdir = tmp_path / "crash"
+    dumpdir.mkdir()
+    ip = free_loopback(ports=(8023,))
+    config = ServerConfig(dumpdir=dumpdir, bind=ip, port=0, min_free=Floor(percent=99.0))
+    server = Server(config)
+    args = argparse.Namespace(web=f"{ip}:8023", metrics=None, notify=[], auth_file=None)
+    stop = serve_extras.start(args, server)
+    try:
+        with urllib.request.urlopen(f"http://{ip}:8023/", timeout=30) as r:
+            html = r.read().decode()
+    finally:
+        stop()
+    floor = server.backend.free_bytes() - server.backend.room()
+    assert floor > 0
+    from debugnet.web.timefmt import format_size
+
+    assert f"(floor {format_size(floor)})" in html
+    assert 'class="bar floor low"' in html  # 99 % of the disk is not free here
