@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import sqlite3
 import time
 import urllib.request
@@ -19,30 +18,17 @@ import pytest
 pytest.importorskip("starlette")
 from starlette.testclient import TestClient
 
-from debugnet.catalogue import CATALOGUE_NAME, open_catalogue, reindex
+from debugnet.catalogue import CATALOGUE_NAME
 from debugnet.web.app import WebConfig, create_app
 from debugnet.web.auth import Auth
 from debugnet.web.catalogue_source import CatalogueSource
 from tests.netutil import free_loopback
-from tests.webdumps import Known, make_known_dumps
+from tests.test_web_routes import dumpdir, known
+from tests.webdumps import Known
+
+__all__ = ["dumpdir", "known"]  # the same known dumps, over the directory's SQLite
 
 DAY = 86400
-
-
-@pytest.fixture(scope="module")
-def known(tmp_path_factory: pytest.TempPathFactory) -> Known:
-    known = make_known_dumps(tmp_path_factory.mktemp("webedges") / "crash")
-    catalogue = open_catalogue(known.dumpdir)
-    assert reindex(catalogue, known.dumpdir) == 6
-    catalogue.close()
-    return known
-
-
-@pytest.fixture
-def dumpdir(known: Known, tmp_path: Path) -> Path:
-    copy = tmp_path / "crash"
-    shutil.copytree(known.dumpdir, copy, symlinks=True)
-    return copy
 
 
 @pytest.fixture
