@@ -4,6 +4,7 @@ and ``serve --web`` showing free space without the server's floor."""
 from __future__ import annotations
 
 import argparse
+import io
 import re
 import sqlite3
 import time
@@ -11,6 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -19,6 +21,7 @@ pytest.importorskip("starlette")
 from starlette.testclient import TestClient
 
 from debugnet.catalogue import CATALOGUE_NAME
+from debugnet.catalogue.dumpfiles import LocalFiles
 from debugnet.web.app import WebConfig, create_app
 from debugnet.web.auth import Auth
 from debugnet.web.catalogue_source import CatalogueSource
@@ -113,3 +116,44 @@ def test_serve_web_shows_the_servers_floor(tmp_path: Path) -> None:
 
     assert f"(floor {format_size(floor)})" in html
     assert 'class="bar floor low"' in html  # 99 % of the disk is not free here
+
+
+class _BucketLike(LocalFiles):
+    """The known files served as a bucket serves them (no local path: streamed), counting
+    the bytes read out of storage."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.read_bytes = 0
+
+    def local_path(self, name: str) -> Path | None:
+        return None
+
+    def open(self, name: str) -> BinaryIO:
+        files = self
+
+        class Counted(io.BufferedReader):
+            def read(self, size: int | None = -1) -> bytes:
+                data = super().read(size)
+                files.read_bytes += len(data)
+                return data
+
+        return Counted(io.FileIO(self.root / name))
+
+
+def test_head_of_a_streamed_download_reads_nothing(dumpdir: Path, known: Known) -> None:
+    """``curl -I`` on a vmcore in a bucket answers its length without fetching it."""
+    stored = _BucketLike(dumpdir)
+    source = CatalogueSource.open_at(None, dumpdir, stored=stored)
+    dump_id = f"{known.host_a}.0"
+    url = f"/download/{dump_id}?file=vmcore.{dump_id}"
+    try:
+        with TestClient(create_app(WebConfig(source, Auth(None)))) as c:
+            head = c.head(url)
+            assert head.status_code == 200 and stored.read_bytes == 0
+            assert int(head.headers["content-length"]) == len(known.tcp_image)
+            assert f"vmcore.{dump_id}" in head.headers["content-disposition"]
+            got = c.get(url)
+            assert got.content == known.tcp_image and stored.read_bytes == len(known.tcp_image)
+    finally:
+        source.close()

@@ -359,7 +359,10 @@ class Dashboard:
         found = match[0]
         if found.path is not None:
             return FileResponse(found.path, filename=Path(name).name)
-        return _stream(self.source.open_file(name), found.size, Path(name).name)
+        headers = _download_headers(found.size, Path(name).name)
+        if request.method == "HEAD":  # the headers only: no GET of the whole object
+            return Response(media_type="application/octet-stream", headers=headers)
+        return _stream(self.source.open_file(name), headers)
 
     # -- login ---------------------------------------------------------------
 
@@ -466,7 +469,12 @@ class Dashboard:
         return app
 
 
-def _stream(body: BinaryIO, size: int, filename: str) -> Response:
+def _download_headers(size: int, filename: str) -> dict[str, str]:
+    disposition = f"attachment; filename*=utf-8''{quote(filename)}"
+    return {"Content-Length": str(size), "Content-Disposition": disposition}
+
+
+def _stream(body: BinaryIO, headers: dict[str, str]) -> Response:
     """A download from the bucket, passed through in 1 MiB pieces (never held whole)."""
 
     def pieces() -> Iterator[bytes]:
@@ -476,8 +484,6 @@ def _stream(body: BinaryIO, size: int, filename: str) -> Response:
         finally:
             body.close()
 
-    disposition = f"attachment; filename*=utf-8''{quote(filename)}"
-    headers = {"Content-Length": str(size), "Content-Disposition": disposition}
     return StreamingResponse(pieces(), media_type="application/octet-stream", headers=headers)
 
 
