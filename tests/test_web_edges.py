@@ -157,3 +157,20 @@ def test_head_of_a_streamed_download_reads_nothing(dumpdir: Path, known: Known) 
             assert got.content == known.tcp_image and stored.read_bytes == len(known.tcp_image)
     finally:
         source.close()
+
+
+def test_a_dump_being_received_is_not_deleted(
+    client: TestClient, dumpdir: Path, known: Known
+) -> None:
+    """As `debugnet dumps rm` refuses it: the server is still writing those files."""
+    dump_id = f"{known.host_b}.1"
+    db = sqlite3.connect(dumpdir / CATALOGUE_NAME)
+    with db:
+        db.execute("UPDATE dumps SET state = 'receiving' WHERE id = ?", (dump_id,))
+    db.close()
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get(f"/dumps/{dump_id}").text)
+    assert token is not None
+    r = client.post("/dumps/delete", data={"id": dump_id, "csrf": token.group(1)})
+    assert r.status_code == 409 and "still being received" in r.text
+    assert (dumpdir / f"vmcore.{dump_id}").exists()
+    assert client.get(f"/api/dumps/{dump_id}").json()["state"] == "receiving"

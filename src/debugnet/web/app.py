@@ -327,8 +327,12 @@ class Dashboard:
         if not csrf_ok(self.auth, request, form.get("csrf")):
             return PlainTextResponse("403 Forbidden: bad or missing CSRF token\n", status_code=403)
         dump_id = str(form.get("id", ""))
-        if await self._off(self.source.dump, dump_id) is None:
+        record = await self._off(self.source.dump, dump_id)
+        if record is None:
             return PlainTextResponse(f"no dump {dump_id}\n", status_code=404)
+        if record["state"] == "receiving":  # the server is writing its files (as dumps rm)
+            text = f"409 Conflict: {dump_id} is still being received (not removed)\n"
+            return PlainTextResponse(text, status_code=409)
         await self._off(self.source.delete, dump_id)
         who: Who = request.state.who
         log.warning("dump %s deleted by %s from %s", dump_id, who.user, client_address(request))
