@@ -21,7 +21,7 @@ pytest.importorskip("starlette")
 from starlette.testclient import TestClient
 
 from debugnet.catalogue import CATALOGUE_NAME
-from debugnet.catalogue.dumpfiles import LocalFiles
+from debugnet.catalogue.dumpfiles import LocalFiles, StoreReadError
 from debugnet.web.app import WebConfig, create_app
 from debugnet.web.auth import Auth
 from debugnet.web.catalogue_source import CatalogueSource
@@ -174,3 +174,22 @@ def test_a_dump_being_received_is_not_deleted(
     assert r.status_code == 409 and "still being received" in r.text
     assert (dumpdir / f"vmcore.{dump_id}").exists()
     assert client.get(f"/api/dumps/{dump_id}").json()["state"] == "receiving"
+
+
+class _BucketGone(_BucketLike):
+    """A bucket that answered HEAD, then is unreachable for the GET."""
+
+    def open(self, name: str) -> BinaryIO:
+        raise StoreReadError(f"cannot read s3://b/{name}: Could not connect to the endpoint URL")
+
+
+def test_a_bucket_failing_mid_download_is_503(dumpdir: Path, known: Known) -> None:
+    source = CatalogueSource.open_at(None, dumpdir, stored=_BucketGone(dumpdir))
+    dump_id = f"{known.host_a}.0"
+    try:
+        app = create_app(WebConfig(source, Auth(None)))
+        with TestClient(app, raise_server_exceptions=False) as c:
+            r = c.get(f"/download/{dump_id}?file=vmcore.{dump_id}")
+            assert r.status_code == 503 and "Could not connect" in r.text
+    finally:
+        source.close()

@@ -35,8 +35,10 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from debugnet.catalogue.base import CatalogueUnavailable
+from debugnet.catalogue.dumpfiles import StoreReadError
 from debugnet.catalogue.jsonform import iso
 from debugnet.catalogue.sqlbase import CatalogueError
+from debugnet.errors import NoEntry
 from debugnet.web import plot
 from debugnet.web.auth import SESSION_COOKIE, Auth
 from debugnet.web.gate import (
@@ -366,7 +368,11 @@ class Dashboard:
         headers = _download_headers(found.size, Path(name).name)
         if request.method == "HEAD":  # the headers only: no GET of the whole object
             return Response(media_type="application/octet-stream", headers=headers)
-        return _stream(self.source.open_file(name), headers)
+        try:
+            body = self.source.open_file(name)
+        except NoEntry:  # gone since it was listed (a bucket unreachable is a 503)
+            return PlainTextResponse("404 Not Found\n", status_code=404)
+        return _stream(body, headers)
 
     # -- login ---------------------------------------------------------------
 
@@ -459,7 +465,7 @@ class Dashboard:
             return PlainTextResponse(f"400 Bad Request: {exc}\n", status_code=400)
 
         async def unavailable(request: Request, exc: Exception) -> Response:
-            # A shared catalogue that stayed unreachable through its retries.
+            # A shared catalogue that stayed unreachable through its retries, or the bucket.
             log.warning("%s %s: %s", request.method, request.url.path, exc)
             return PlainTextResponse(f"503 Service Unavailable: {exc}\n", status_code=503)
 
@@ -467,6 +473,7 @@ class Dashboard:
             BadRequest: bad_request,
             CatalogueError: unavailable,
             CatalogueUnavailable: unavailable,
+            StoreReadError: unavailable,
         }
         app = Starlette(routes=routes, exception_handlers=handlers)
         app.add_middleware(SecurityHeaders)
