@@ -26,10 +26,10 @@ from debugnet.web.app import WebConfig, create_app
 from debugnet.web.auth import Auth
 from debugnet.web.catalogue_source import CatalogueSource
 from tests.netutil import free_loopback
-from tests.test_web_routes import dumpdir, known
+from tests.test_web_routes import catalogue_url, dumpdir, known, pg_cluster, pg_url
 from tests.webdumps import Known
 
-__all__ = ["dumpdir", "known"]  # the same known dumps, over the directory's SQLite
+__all__ = ["catalogue_url", "dumpdir", "known", "pg_cluster", "pg_url"]
 
 DAY = 86400
 
@@ -191,5 +191,28 @@ def test_a_bucket_failing_mid_download_is_503(dumpdir: Path, known: Known) -> No
         with TestClient(app, raise_server_exceptions=False) as c:
             r = c.get(f"/download/{dump_id}?file=vmcore.{dump_id}")
             assert r.status_code == 503 and "Could not connect" in r.text
+    finally:
+        source.close()
+
+
+def test_a_nul_is_a_bad_request_or_no_dump_on_both_backends(
+    dumpdir: Path, catalogue_url: str | None
+) -> None:
+    """PostgreSQL refuses NUL in text: that was a 503 'unavailable' there, a 200 on SQLite."""
+    source = CatalogueSource.open_at(catalogue_url, dumpdir)
+    try:
+        app = create_app(WebConfig(source, Auth(None)))
+        with TestClient(app, raise_server_exceptions=False) as c:
+            for url in ("/api/dumps/a%00b", "/dumps/a%00b", "/download/a%00b?file=x"):
+                assert c.get(url).status_code == 404, url
+            for name in ("host", "signature", "q", "state"):
+                r = c.get(f"/api/dumps?{name}=a%00b")
+                assert r.status_code == 400 and name in r.text, (name, r.text)
+            token = re.search(r'name="csrf" value="([^"]+)"', c.get("/groups").text)
+            assert token is not None
+            for form in ({"id": "a\0b"}, {"a": "x\0", "b": "y"}):
+                action = "/dumps/delete" if "id" in form else "/groups/merge"
+                r = c.post(action, data={**form, "csrf": token.group(1)})
+                assert r.status_code in (400, 404), (action, r.status_code, r.text)
     finally:
         source.close()

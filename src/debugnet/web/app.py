@@ -86,6 +86,9 @@ def _filter(request: Request) -> DumpFilter:
         until = parse_since(q.get("until") or None, time.time())
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
+    for name, value in q.items():  # PostgreSQL refuses NUL in text; SQLite matched nothing
+        if "\0" in value:
+            raise BadRequest(f"{name} must not contain NUL")
     state = q.get("state") or None
     if state is not None and state not in STATES:
         raise BadRequest(f"state must be one of {', '.join(STATES)}")
@@ -345,7 +348,7 @@ class Dashboard:
         if not csrf_ok(self.auth, request, form.get("csrf")):
             return PlainTextResponse("403 Forbidden: bad or missing CSRF token\n", status_code=403)
         a, b = str(form.get("a", "")), str(form.get("b", ""))
-        if not a or not b or a == b:
+        if not a or not b or a == b or "\0" in a + b:
             return PlainTextResponse("merge needs two different signatures\n", status_code=400)
         await self._off(self.source.merge, a, b)
         who: Who = request.state.who

@@ -24,6 +24,7 @@ from debugnet.catalogue.base import CatalogueUnavailable
 from debugnet.catalogue.dumpfiles import DumpFiles, LocalFiles
 from debugnet.catalogue.jsonform import group_json, record_json
 from debugnet.catalogue.postgres import PostgresCatalogue
+from debugnet.catalogue.record import DumpRecord
 from debugnet.catalogue.sqlbase import Dialect, from_row
 from debugnet.catalogue.sqlite import SQLITE, SqliteCatalogue
 from debugnet.errors import DebugnetError, InvalidArgument, NoEntry
@@ -303,12 +304,16 @@ class CatalogueSource:
 
     # -- one dump --------------------------------------------------------------
 
+    def _get(self, dump_id: str) -> DumpRecord | None:
+        # No id holds a NUL, and PostgreSQL refuses one in any text parameter.
+        return None if "\0" in dump_id else self.catalogue.get(dump_id)
+
     def dump(self, dump_id: str) -> Record | None:
-        record = self.catalogue.get(dump_id)
+        record = self._get(dump_id)
         return None if record is None else record_json(record)
 
     def files(self, dump_id: str) -> list[DumpFile]:
-        record = self.catalogue.get(dump_id)
+        record = self._get(dump_id)
         if record is None or self.stored is None:  # no directory or bucket: no files here
             return []
         out = []
@@ -329,7 +334,7 @@ class CatalogueSource:
         return self.stored.open(name)
 
     def info_text(self, dump_id: str) -> str:
-        record = self.catalogue.get(dump_id)
+        record = self._get(dump_id)
         names = [f for f in record.files if Path(f).name.startswith("info.")] if record else []
         if not names or self.stored is None:
             return ""
@@ -341,7 +346,7 @@ class CatalogueSource:
     def msgbuf(self, dump_id: str) -> str | None:
         from debugnet.catalogue.actions import msgbuf
 
-        record = self.catalogue.get(dump_id)
+        record = self._get(dump_id)
         if record is None or record.encrypted or self.stored is None:
             return None
         try:
@@ -351,7 +356,7 @@ class CatalogueSource:
 
     def delete(self, dump_id: str) -> None:
         """Remove the dump's files and its record."""
-        record = self.catalogue.get(dump_id)
+        record = self._get(dump_id)
         if record is not None and self.stored is not None:
             self.stored.delete(record)
         self.catalogue.remove([dump_id])
