@@ -148,7 +148,8 @@ def test_head_of_a_streamed_download_reads_nothing(dumpdir: Path, known: Known) 
     dump_id = f"{known.host_a}.0"
     url = f"/download/{dump_id}?file=vmcore.{dump_id}"
     try:
-        with TestClient(create_app(WebConfig(source, Auth(None)))) as c:
+        app = create_app(WebConfig(source, Auth(None)))
+        with TestClient(app, base_url="http://127.0.0.1") as c:
             head = c.head(url)
             assert head.status_code == 200 and stored.read_bytes == 0
             assert int(head.headers["content-length"]) == len(known.tcp_image)
@@ -188,7 +189,7 @@ def test_a_bucket_failing_mid_download_is_503(dumpdir: Path, known: Known) -> No
     dump_id = f"{known.host_a}.0"
     try:
         app = create_app(WebConfig(source, Auth(None)))
-        with TestClient(app, raise_server_exceptions=False) as c:
+        with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as c:
             r = c.get(f"/download/{dump_id}?file=vmcore.{dump_id}")
             assert r.status_code == 503 and "Could not connect" in r.text
     finally:
@@ -202,7 +203,7 @@ def test_a_nul_is_a_bad_request_or_no_dump_on_both_backends(
     source = CatalogueSource.open_at(catalogue_url, dumpdir)
     try:
         app = create_app(WebConfig(source, Auth(None)))
-        with TestClient(app, raise_server_exceptions=False) as c:
+        with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as c:
             for url in ("/api/dumps/a%00b", "/dumps/a%00b", "/download/a%00b?file=x"):
                 assert c.get(url).status_code == 404, url
             for name in ("host", "signature", "q", "state"):
@@ -216,3 +217,17 @@ def test_a_nul_is_a_bad_request_or_no_dump_on_both_backends(
                 assert r.status_code in (400, 404), (action, r.status_code, r.text)
     finally:
         source.close()
+
+
+def test_a_dashboard_without_users_answers_only_loopback_names(
+    client: TestClient, known: Known
+) -> None:
+    """DNS rebinding: a page from evil.example whose name then resolves to 127.0.0.1 is
+    same-origin with the dashboard; without users, only the Host header tells it apart."""
+    dump_id = f"{known.host_a}.0"
+    for host in ("evil.example:8023", "evil.example", "192.0.2.1:8023"):
+        for url in ("/", f"/download/{dump_id}?file=vmcore.{dump_id}", "/api/dumps"):
+            r = client.get(url, headers={"Host": host})
+            assert r.status_code == 400 and known.tcp_image[:64] not in r.content, (host, url)
+    for host in ("127.0.0.1:8023", "localhost:8023", "[::1]:8023", "127.9.8.7"):
+        assert client.get("/api/dumps", headers={"Host": host}).status_code == 200, host

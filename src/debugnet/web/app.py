@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 
 from markupsafe import Markup
 from starlette.applications import Starlette
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.responses import (
     FileResponse,
@@ -40,7 +40,7 @@ from debugnet.catalogue.jsonform import iso
 from debugnet.catalogue.sqlbase import CatalogueError
 from debugnet.errors import NoEntry
 from debugnet.web import plot
-from debugnet.web.auth import SESSION_COOKIE, Auth
+from debugnet.web.auth import SESSION_COOKIE, Auth, is_loopback
 from debugnet.web.gate import (
     Endpoint,
     Who,
@@ -156,6 +156,37 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def _host_name(host: str) -> str:
+    """The name in a Host header, without its port: ``[::1]:8023`` is ``::1``."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+class LoopbackHostOnly:
+    """Without users, answer only requests that name a loopback host.
+
+    A page from another site whose name the attacker then resolves to
+    127.0.0.1 (DNS rebinding) is same-origin with the dashboard: it could read
+    dumps and the CSRF token. Its requests still carry its own name in Host.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = _host_name(Headers(scope=scope).get("host", ""))
+            if not is_loopback(host):
+                response = PlainTextResponse(
+                    "400 Bad Request: a dashboard without users answers only loopback names\n",
+                    status_code=400,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class Dashboard:
@@ -480,6 +511,8 @@ class Dashboard:
         }
         app = Starlette(routes=routes, exception_handlers=handlers)
         app.add_middleware(SecurityHeaders)
+        if not self.auth.enabled:
+            app.add_middleware(LoopbackHostOnly)
         return app
 
 
