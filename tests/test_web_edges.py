@@ -231,3 +231,50 @@ def test_a_dashboard_without_users_answers_only_loopback_names(
             assert r.status_code == 400 and known.tcp_image[:64] not in r.content, (host, url)
     for host in ("127.0.0.1:8023", "localhost:8023", "[::1]:8023", "127.9.8.7"):
         assert client.get("/api/dumps", headers={"Host": host}).status_code == 200, host
+
+
+def test_a_password_check_does_not_stall_the_dashboard(tmp_path: Path) -> None:
+    """bcrypt is slow on purpose: a script's Basic credentials being checked must not hold
+    up the event loop (other users' pages, the login form, downloads in progress)."""
+    import threading
+
+    from debugnet.web.auth import Users
+    from debugnet.web.run import WebServer
+    from tests.browser import free_tcp_port
+    from tests.webutil import htpasswd
+
+    entered, release = threading.Event(), threading.Event()
+    real = Users.load(htpasswd(tmp_path / "users", {"ops": "pw"}))
+
+    class SlowUsers(Users):
+        def check(self, user: str, password: str) -> bool:
+            entered.set()
+            release.wait(60)
+            return super().check(user, password)
+
+    (tmp_path / "crash").mkdir()
+    source = CatalogueSource.open(tmp_path / "crash")
+    ip = free_loopback((20024,))
+    auth = Auth(SlowUsers(real.hashes, real.dummy))
+    web = WebServer(create_app(WebConfig(source, auth)), ip, free_tcp_port(ip))
+    web.start()
+    answers: list[int] = []
+
+    def script() -> None:
+        request = urllib.request.Request(f"{web.url}/api/dumps")
+        request.add_header("Authorization", "Basic b3BzOnB3")  # ops:pw
+        with urllib.request.urlopen(request, timeout=60) as r:
+            answers.append(r.status)
+
+    waiting = threading.Thread(target=script)
+    try:
+        waiting.start()
+        assert entered.wait(30)
+        login = urllib.request.urlopen(f"{web.url}/login", timeout=10).read()
+        assert b"password" in login and answers == []
+    finally:
+        release.set()
+        waiting.join(60)
+        web.close()
+        source.close()
+    assert answers == [200]

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 
 from markupsafe import Markup
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.responses import (
@@ -419,8 +420,8 @@ class Dashboard:
         target = str(form.get("next", "/"))
         if not target.startswith("/") or target.startswith("//"):
             target = "/"  # no open redirect
-        if not self.auth.enabled or not self.auth.login(
-            client_address(request), user, password, time.time()
+        if not self.auth.enabled or not await run_in_threadpool(  # bcrypt: off the loop
+            self.auth.login, client_address(request), user, password, time.time()
         ):
             log.info("failed login for %r from %s", user, client_address(request))
             return self.render(request, "login.html", status=401, failed=True, next=target)

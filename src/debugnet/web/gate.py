@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import wraps
 from urllib.parse import quote
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
@@ -93,7 +94,8 @@ def guarded(auth: Auth, *, machine: bool) -> Callable[[Endpoint], Endpoint]:
     def wrap(endpoint: Endpoint) -> Endpoint:
         @wraps(endpoint)
         async def checked(request: Request) -> Response:
-            who = identify(auth, request)
+            # Off the event loop: checking Basic credentials is bcrypt work, slow on purpose.
+            who = await run_in_threadpool(identify, auth, request)
             if isinstance(who, Response):
                 return who
             if who is None:
