@@ -278,3 +278,11 @@ def test_a_password_check_does_not_stall_the_dashboard(tmp_path: Path) -> None:
         web.close()
         source.close()
     assert answers == [200]
+
+
+def test_the_list_page_with_limit_0_still_pages(client: TestClient) -> None:
+    """limit=0 showed no dumps and an 'Older' link back to the same empty page."""
+    html = client.get("/dumps", params={"limit": "0"}).text
+    older = re.search(r'id="older" href="\?([^"]+)"', html)
+    assert older is not None and "1 shown of 6" in html
+    assert parse_qs(unescape(older.group(1)))["offset"] == ["1"]

@@ -293,7 +293,7 @@ class Dashboard:
 
     def dumps(self, request: Request) -> Response:
         f = _filter(request)
-        limit = _int(request, "limit", PAGE, API_MAX)
+        limit = max(1, _int(request, "limit", PAGE, API_MAX))  # 0 would page in place
         offset = _int(request, "offset", 0, 10**9)
         rows = self.source.dumps(f, limit + 1, offset)
         params = {k: v for k, v in request.query_params.items() if v and k != "offset"}
