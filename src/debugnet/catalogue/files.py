@@ -87,12 +87,17 @@ def core_file(directory: Path, names: list[str]) -> Path | None:
     return None
 
 
-def compression_of(core: Path, info: InfoFile) -> str:
-    """A core's compression: its name's suffix, else what the info file says."""
+def compression_of(core: Path, info: InfoFile) -> str | None:
+    """A core's compression: its name's suffix, else what the info file says.
+
+    None when neither says (no KDH arrived), as the live catalogue records it.
+    """
     for suffix, name in _COMPRESSION_OF_SUFFIX.items():
         if core.name.endswith(suffix):
             return name
-    return info.compression if info.compression in ("gzip", "zstd") else "none"
+    if info.compression in ("gzip", "zstd"):
+        return info.compression
+    return "none" if info.length is not None or info.architecture is not None else None
 
 
 def message_buffer_from(head: Callable[[int], bytes], what: object) -> str | None:

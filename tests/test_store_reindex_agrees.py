@@ -1,0 +1,140 @@
+"""Reindex reads back from the files what the live catalogue recorded, field by field."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from debugnet.catalogue import ListQuery, open_catalogue
+from debugnet.catalogue.files import scan
+from debugnet.netdump.send import send_dump
+from tests.dumpclient import DATA, EKCD_KEY, KDH, DumpClient
+from tests.dumpdirs import trap_minidump
+from tests.netutil import free_loopback
+from tests.serverutil import Running, kdh, record_when, signed, start_server, wait_for
+
+PORT = 20127
+FIELDS = (
+    "state",
+    "reason",
+    "bytes",
+    "files",
+    "compression",
+    "encrypted",
+    "signature",
+    "length",
+    "panic",
+    "hostname",
+    "version_string",
+    "parity_ok",
+    "architecture",
+    "architecture_version",
+    "dumptime",
+    "ip",
+    "host",
+    "index",
+    "path",
+    "layout",
+)
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., Running]]:
+    started: list[Running] = []
+
+    def make(**overrides: object) -> Running:
+        srv = start_server(tmp_path / "crash", port=PORT, **overrides)
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()
+
+
+def diff(srv: Running) -> dict[str, dict[str, tuple[object, object]]]:
+    cat = open_catalogue(srv.dumpdir)
+    try:
+        live = {r.id: r for r in cat.dumps(ListQuery())}
+    finally:
+        cat.close()
+    files = {r.id: r for r in scan(srv.dumpdir)}
+    out: dict[str, dict[str, tuple[object, object]]] = {}
+    for i in sorted(set(live) | set(files)):
+        a, b = live.get(i), files.get(i)
+        if a is None or b is None:
+            out[i] = {"missing": (a is None, b is None)}
+            continue
+        da, db = dataclasses.asdict(a), dataclasses.asdict(b)
+        da["files"], db["files"] = sorted(da["files"]), sorted(db["files"])  # order is not said
+        d = {f: (da[f], db[f]) for f in FIELDS if da[f] != db[f]}
+        if d:
+            out[i] = d
+    return out
+
+
+def test_reindex_reads_back_every_field_the_live_catalogue_recorded(
+    serve: Callable[..., Running],
+) -> None:
+    """Complete, compressed, encrypted, KDH after data, no KDH, bad KDH, no data, holes,
+    a key with a compressed KDH, two differing KDHs: reindex changes no field."""
+    srv = serve()
+    ip = free_loopback((20024,))
+    n = 0
+
+    def done() -> None:
+        nonlocal n
+        record_when(srv.dumpdir, f"{ip}.{n}", signed)
+        wait_for(lambda: srv.server.active_sessions() == 0)
+        n += 1
+
+    send_dump(srv.ip, trap_minidump(), client=ip, server_port=PORT)
+    done()
+    send_dump(srv.ip, trap_minidump(), client=ip, server_port=PORT, compress="gzip")
+    done()
+    send_dump(srv.ip, trap_minidump(), client=ip, server_port=PORT, key=b"\x01" * 512)
+    done()
+    send_dump(
+        srv.ip, trap_minidump(), client=ip, server_port=PORT, compress="zstd", kdh_after_data=True
+    )
+    done()
+    with DumpClient(ip, srv.ip, server_port=PORT) as c:  # no KDH
+        c.herald()
+        c.send(DATA, b"x" * 3000, 0)
+        c.finish()
+    done()
+    with DumpClient(ip, srv.ip, server_port=PORT) as c:  # bad KDH
+        c.herald()
+        c.send(KDH, b"short")
+        c.send(DATA, b"x" * 100, 0)
+        c.finish()
+    done()
+    with DumpClient(ip, srv.ip, server_port=PORT) as c:  # no data
+        c.herald()
+        c.send(KDH, kdh(3000))
+        c.finish()
+    done()
+    with DumpClient(ip, srv.ip, server_port=PORT) as c:  # holes
+        c.herald()
+        c.send(KDH, kdh(3000))
+        c.send(DATA, b"a" * 1000, 0)
+        c.finish()
+    done()
+    with DumpClient(ip, srv.ip, server_port=PORT) as c:  # key only, encrypted kdh
+        c.herald()
+        c.send(EKCD_KEY, b"\x02" * 300)
+        c.send(KDH, kdh(2000, compression=1))
+        c.send(DATA, b"a" * 2000, 0)
+        c.finish()
+    done()
+    with DumpClient(ip, srv.ip, server_port=PORT) as c:  # two differing KDHs
+        c.herald()
+        c.send(KDH, kdh(2000))
+        c.send(DATA, b"a" * 2000, 0)
+        c.send(KDH, kdh(2000, panicstring="other"))
+        c.finish()
+    done()
+    assert diff(srv) == {}
