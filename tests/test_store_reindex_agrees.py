@@ -11,10 +11,18 @@ import pytest
 from debugnet.catalogue import ListQuery, open_catalogue
 from debugnet.catalogue.files import scan
 from debugnet.netdump.send import send_dump
-from tests.dumpclient import DATA, EKCD_KEY, KDH, DumpClient
+from tests.dumpclient import DATA, EKCD_KEY, KDH, ClientTimeout, DumpClient
 from tests.dumpdirs import trap_minidump
 from tests.netutil import free_loopback
-from tests.serverutil import Running, kdh, record_when, signed, start_server, wait_for
+from tests.serverutil import (
+    Running,
+    fill_disk_at,
+    kdh,
+    record_when,
+    signed,
+    start_server,
+    wait_for,
+)
 
 PORT = 20127
 FIELDS = (
@@ -137,4 +145,26 @@ def test_reindex_reads_back_every_field_the_live_catalogue_recorded(
         c.send(KDH, kdh(2000, panicstring="other"))
         c.finish()
     done()
+    assert diff(srv) == {}
+
+
+def test_reindex_agrees_after_a_write_error_and_in_the_savecore_layout(
+    serve: Callable[..., Running], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk fails a dump; savecore's names, encrypted and compressed, read back too."""
+    srv = serve(layout="savecore")
+    ip = free_loopback((20024,))
+    send_dump(srv.ip, trap_minidump(), client=ip, server_port=PORT, compress="gzip")
+    record_when(srv.dumpdir, f"{ip}.0", signed)
+    wait_for(lambda: srv.server.active_sessions() == 0)
+    send_dump(srv.ip, trap_minidump(), client=ip, server_port=PORT, key=b"\x01" * 512)
+    record_when(srv.dumpdir, f"{ip}.1", signed)
+    wait_for(lambda: srv.server.active_sessions() == 0)
+    fill_disk_at(monkeypatch, 4096)
+    with DumpClient(ip, srv.ip, server_port=PORT, retries=3) as c:
+        c.herald()
+        c.send(KDH, kdh(300_000))
+        with pytest.raises(ClientTimeout):  # the failed dump's session acks no more
+            c.send(DATA, b"w" * 300_000, 0)
+    record_when(srv.dumpdir, f"{ip}.2", signed)
     assert diff(srv) == {}
