@@ -168,3 +168,23 @@ def test_reindex_agrees_after_a_write_error_and_in_the_savecore_layout(
             c.send(DATA, b"w" * 300_000, 0)
     record_when(srv.dumpdir, f"{ip}.2", signed)
     assert diff(srv) == {}
+
+
+def test_savecore_names_a_compressed_encrypted_core_as_decryptcore_reads_it(
+    serve: Callable[..., Running],
+) -> None:
+    """savecore(8) and ``decryptcore -n N`` use ``vmcore_encrypted.N`` with no suffix even
+    when the dump is compressed (DUMPTOOLS.md); the compression is the info file's."""
+    srv = serve(layout="savecore")
+    ip = free_loopback((20024,))
+    with DumpClient(ip, srv.ip, server_port=PORT) as c:
+        c.herald()
+        c.send(EKCD_KEY, b"\x02" * 300)
+        c.send(KDH, kdh(2000, compression=1, dumpkeysize=300))
+        c.send(DATA, b"a" * 2000, 0)
+        c.finish()
+    r = record_when(srv.dumpdir, f"{ip}.0", signed)
+    assert sorted(r.files) == [f"{ip}/info.0", f"{ip}/key.0", f"{ip}/vmcore_encrypted.0"]
+    assert (srv.dumpdir / ip / "vmcore_encrypted.0").stat().st_size == 2000
+    assert r.compression == "gzip" and r.encrypted
+    assert diff(srv) == {}
