@@ -188,3 +188,25 @@ def test_savecore_names_a_compressed_encrypted_core_as_decryptcore_reads_it(
     assert (srv.dumpdir / ip / "vmcore_encrypted.0").stat().st_size == 2000
     assert r.compression == "gzip" and r.encrypted
     assert diff(srv) == {}
+
+
+def test_reindex_reads_the_received_core_not_an_extracted_one(
+    serve: Callable[..., Running], tmp_path: Path
+) -> None:
+    """``dumps extract`` writes ``vmcore.N`` beside ``vmcore.N.gz``; reindex still takes the
+    received core for bytes, compression and signature, as the live catalogue did."""
+    from debugnet.catalogue import actions
+    from debugnet.catalogue.dumpfiles import LocalFiles
+
+    srv = serve()
+    ip = free_loopback((20024,))
+    send_dump(srv.ip, trap_minidump(), client=ip, server_port=PORT, compress="gzip")
+    r = record_when(srv.dumpdir, f"{ip}.0", signed)
+    files = LocalFiles(srv.dumpdir)
+    actions.extract(files, r, None, False)
+    cat = open_catalogue(srv.dumpdir)
+    try:
+        cat.update(r.id, files=files.present(r))  # as `debugnet dumps extract` does
+    finally:
+        cat.close()
+    assert diff(srv) == {}

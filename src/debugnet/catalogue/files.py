@@ -80,11 +80,24 @@ def found_in(directory: Path, rel: str, names: Iterable[str]) -> Iterator[Found]
         yield dataclasses.replace(found, names=listing)
 
 
+def received_core(names: list[str]) -> str | None:
+    """The core the server received among a dump's ``names``, not one made from it.
+
+    ``dumps decrypt`` writes ``vmcore.N[.gz]`` beside ``vmcore_encrypted.N`` and
+    ``dumps extract`` writes ``vmcore.N`` beside ``vmcore.N.gz``: the received
+    one is the encrypted core, else the compressed one, else the plain one.
+    """
+    cores = [n for n in names if n.startswith(_CORE_STEMS)]
+
+    def made_later(name: str) -> tuple[bool, bool]:
+        return not name.startswith("vmcore_encrypted"), not name.endswith((".gz", ".zst"))
+
+    return min(cores, key=made_later, default=None)
+
+
 def core_file(directory: Path, names: list[str]) -> Path | None:
-    for name in names:
-        if name.startswith(_CORE_STEMS) and not name.startswith("core.txt"):
-            return directory / name
-    return None
+    core = received_core(names)
+    return None if core is None else directory / core
 
 
 def compression_of(core: Path, info: InfoFile) -> str | None:
