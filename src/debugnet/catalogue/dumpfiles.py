@@ -28,6 +28,7 @@ from debugnet.catalogue.files import (
     found_in,
     host_of,
     message_buffer_from,
+    received_core,
     scan,
     signature_from,
 )
@@ -262,7 +263,7 @@ class BucketFiles(DumpFiles):
         prefix = "" if folder == "." else f"{folder}/"
         names = dump_names(host_of(found, info), found.index, found.layout)
         present = [n for n in names if n in objects]
-        core = next((n for n in present if n.startswith("vmcore")), None)
+        core = received_core(present)
         mtime = max(objects[n][1] for n in present)
         compression = compression_of(Path(core), info) if core is not None else None
         sig = signature_in(

@@ -80,19 +80,37 @@ def found_in(directory: Path, rel: str, names: Iterable[str]) -> Iterator[Found]
         yield dataclasses.replace(found, names=listing)
 
 
+def received_core(names: list[str]) -> str | None:
+    """The core the server received among a dump's ``names``, not one made from it.
+
+    ``dumps decrypt`` writes ``vmcore.N[.gz]`` beside ``vmcore_encrypted.N`` and
+    ``dumps extract`` writes ``vmcore.N`` beside ``vmcore.N.gz``: the received
+    one is the encrypted core, else the compressed one, else the plain one.
+    """
+    cores = [n for n in names if n.startswith(_CORE_STEMS)]
+
+    def made_later(name: str) -> tuple[bool, bool]:
+        return not name.startswith("vmcore_encrypted"), not name.endswith((".gz", ".zst"))
+
+    return min(cores, key=made_later, default=None)
+
+
 def core_file(directory: Path, names: list[str]) -> Path | None:
-    for name in names:
-        if name.startswith(_CORE_STEMS) and not name.startswith("core.txt"):
-            return directory / name
-    return None
+    core = received_core(names)
+    return None if core is None else directory / core
 
 
-def compression_of(core: Path, info: InfoFile) -> str:
-    """A core's compression: its name's suffix, else what the info file says."""
+def compression_of(core: Path, info: InfoFile) -> str | None:
+    """A core's compression: its name's suffix, else what the info file says.
+
+    None when neither says (no KDH arrived), as the live catalogue records it.
+    """
     for suffix, name in _COMPRESSION_OF_SUFFIX.items():
         if core.name.endswith(suffix):
             return name
-    return info.compression if info.compression in ("gzip", "zstd") else "none"
+    if info.compression in ("gzip", "zstd"):
+        return info.compression
+    return "none" if info.length is not None or info.architecture is not None else None
 
 
 def message_buffer_from(head: Callable[[int], bytes], what: object) -> str | None:

@@ -21,6 +21,8 @@ from debugnet.server.retention import StoredDump, scan
 log = logging.getLogger(__name__)
 
 _FROM = re.compile(rb"Dump from .* \[([0-9.]+)\]")
+_SAVECORE = b"Dump header from device"
+"""savecore(8)'s info files start so and end with ``Dump Status``: never a dump of ours."""
 
 Handler = Callable[[str, str, str, Path, Path], None]
 """``HandlerRunner.run``: reason, ip, host, info path, core path."""
@@ -46,6 +48,8 @@ def mark_interrupted(root: Path, handler: Handler | None = None) -> list[StoredD
             fd = os.open(info, flags, dir_fd=dir_fd)
             try:
                 head = os.pread(fd, 256, 0)
+                if head.startswith(_SAVECORE):
+                    continue
                 os.write(fd, line)
                 os.fsync(fd)
             finally:

@@ -101,8 +101,12 @@ def tag(host: str, index: int, layout: str = NETDUMPD) -> str:
 def vmcore_name(
     host: str, index: int, *, encrypted: bool, compression: str, layout: str = NETDUMPD
 ) -> str:
+    """netdumpd appends ``.gz``/``.zst`` to either stem; savecore(8) names an encrypted
+    core ``vmcore_encrypted.N`` even when compressed, as ``decryptcore -n N`` reads it."""
     stem = "vmcore_encrypted" if encrypted else "vmcore"
     suffix = {"gzip": ".gz", "zstd": ".zst"}.get(compression, "")
+    if encrypted and layout == SAVECORE:
+        suffix = ""
     return f"{stem}.{tag(host, index, layout)}{suffix}"
 
 
@@ -110,13 +114,8 @@ def index_names(host: str, index: int, layout: str = NETDUMPD) -> list[str]:
     """Every file name that would make ``index`` taken for ``host``."""
     t = tag(host, index, layout)
     names = [f"info.{t}", f"key.{t}"]
-    for encrypted in (False, True):
-        for compression in ("none", "gzip", "zstd"):
-            names.append(
-                vmcore_name(
-                    host, index, encrypted=encrypted, compression=compression, layout=layout
-                )
-            )
+    for stem in ("vmcore", "vmcore_encrypted"):  # every suffix: older names take an index too
+        names += [f"{stem}.{t}{suffix}" for suffix in ("", ".gz", ".zst")]
     return names
 
 
