@@ -98,24 +98,40 @@ class LocalFiles(DumpFiles):
     def __init__(self, root: Path) -> None:
         self.root = root
 
+    def _path(self, name: str) -> Path:
+        """``name`` under the dump directory; a shared catalogue's names are not trusted further.
+
+        A record's names come from whoever writes the catalogue: one naming an
+        absolute path or a ``..`` component would make a download, extract or
+        rm reach outside the directory, so it names no file here.
+        """
+        rel = Path(name)
+        if rel.is_absolute() or ".." in rel.parts or "\0" in name:
+            raise NoEntry(f"{name!r}: not a name inside the dump directory")
+        return self.root / rel
+
+    def _dir(self, record: DumpRecord) -> Path:
+        return self._path(record.directory) if record.directory else self.root
+
     def present(self, record: DumpRecord) -> list[str]:
         # Every name the dump may have, not only the record's list: decrypt and
         # extract add files beside the received ones.
-        directory = self.root / record.directory
+        directory = self._dir(record)
         prefix = f"{record.directory}/" if record.directory else ""
         names = dump_names(record.host, record.index, record.layout)
         return [prefix + n for n in names if (directory / n).exists()]
 
     def size(self, name: str) -> int | None:
         try:
-            st = (self.root / name).stat()
-        except OSError:
+            st = self._path(name).stat()
+        except (OSError, NoEntry):
             return None
         return st.st_size if stat.S_ISREG(st.st_mode) else None
 
     def open(self, name: str) -> BinaryIO:
+        path = self._path(name)
         try:
-            return open(self.root / name, "rb")
+            return open(path, "rb")
         except FileNotFoundError:
             raise NoEntry(f"{self.root / name}: no such file") from None
         except OSError as exc:
@@ -125,21 +141,21 @@ class LocalFiles(DumpFiles):
         """The files, and the ``.last`` links that pointed at them."""
         names = self.present(record)
         basenames = {Path(n).name for n in names}
-        for link in (self.root / record.directory).glob("*.last*"):
+        for link in self._dir(record).glob("*.last*"):
             if link.is_symlink() and os.readlink(link) in basenames:
                 link.unlink()
         for name in names:
-            (self.root / name).unlink(missing_ok=True)
+            self._path(name).unlink(missing_ok=True)
         return names
 
     def describe(self, name: str) -> str:
         return str(self.root / name)
 
     def output_beside(self, name: str, new_name: str) -> Path:
-        return (self.root / name).with_name(new_name)
+        return self._path(name).with_name(new_name)
 
     def local_path(self, name: str) -> Path | None:
-        return self.root / name
+        return self._path(name)
 
     def scan(self) -> Iterator[DumpRecord]:
         return scan(self.root)
