@@ -63,3 +63,24 @@ def test_readme_synopsis_names_every_option_and_only_those(command: str) -> None
     assert documented, f"no synopsis for debugnet {command} in the README"
     short_only = {"--server", "--client"} if command == "netgdb-target" else set()
     assert documented == _parser_options(command) - short_only
+
+
+def test_readme_dumps_synopsis_names_every_action_and_its_options() -> None:
+    module = importlib.import_module("debugnet.cli.dumps")
+    parser = argparse.ArgumentParser()
+    module.configure(parser)
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    lines = [
+        line
+        for block in _code_blocks(README)
+        for line in block.splitlines()
+        if line.startswith("debugnet dumps ")
+    ]
+    for action, sub in subparsers.choices.items():
+        synopsis = [ln for ln in lines if ln.split()[2] == action]
+        assert synopsis, f"no synopsis line for debugnet dumps {action} in the README"
+        shown = set(re.findall(r"(?<![-\w])(--?[a-z][-a-z]*)", " ".join(synopsis)))
+        for option in sub._actions:
+            spellings = set(option.option_strings)
+            if spellings and "--help" not in spellings:
+                assert spellings & shown, f"dumps {action}: {sorted(spellings)} not in the README"
