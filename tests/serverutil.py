@@ -146,3 +146,17 @@ def fill_disk_at(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
 
     monkeypatch.setattr(directory.os, "pwrite", pwrite)
     monkeypatch.setattr(directory.os, "pwritev", pwritev)
+
+
+def servers_on(tmp_path: Path, port: int) -> Iterator[Callable[..., Running]]:
+    """A fixture's body: start servers on ``port`` with overrides, stop them all after."""
+    started: list[Running] = []
+
+    def make(**overrides: object) -> Running:
+        srv = start_server(tmp_path / "crash", port=port, **overrides)
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()

@@ -28,6 +28,7 @@ from tests.serverutil import (
     handler_calls,
     kdh,
     record_when,
+    servers_on,
     signed,
     start_server,
     wait_for,
@@ -40,16 +41,7 @@ TRAP = "Fatal trap NUM: page fault while in kernel mode in tcp_output"
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Callable[..., Running]]:
-    started: list[Running] = []
-
-    def make(**overrides: object) -> Running:
-        srv = start_server(tmp_path / "crash", port=PORT, **overrides)
-        started.append(srv)
-        return srv
-
-    yield make
-    for srv in started:
-        srv.stop()
+    yield from servers_on(tmp_path, PORT)
 
 
 def status_handler(tmp_path: Path, status: int) -> tuple[Path, Path]:

@@ -19,8 +19,8 @@ from tests.serverutil import (
     fill_disk_at,
     kdh,
     record_when,
+    servers_on,
     signed,
-    start_server,
     wait_for,
 )
 
@@ -51,16 +51,7 @@ FIELDS = (
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Callable[..., Running]]:
-    started: list[Running] = []
-
-    def make(**overrides: object) -> Running:
-        srv = start_server(tmp_path / "crash", port=PORT, **overrides)
-        started.append(srv)
-        return srv
-
-    yield make
-    for srv in started:
-        srv.stop()
+    yield from servers_on(tmp_path, PORT)
 
 
 def diff(srv: Running) -> dict[str, dict[str, tuple[object, object]]]:
