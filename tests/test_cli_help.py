@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from debugnet.cli import SUBCOMMANDS
 
 
@@ -52,3 +54,23 @@ def test_a_closed_pipe_ends_a_command_quietly(tmp_path: Path) -> None:
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141  # as a shell reports a command ended by SIGPIPE
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+
+
+def test_bind_with_a_port_is_refused_naming_the_port_option(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from debugnet.cli import main
+
+    for command in ("serve", "web", "netgdb-proxy"):
+        with pytest.raises(SystemExit) as exit_:
+            main([command, "--bind", "127.0.0.1:8080"])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2
+        assert "give '127.0.0.1' here and the port with --port" in err.splitlines()[-1]
+
+
+def test_bind_takes_names_and_ipv6_addresses() -> None:
+    from debugnet.cli.argtypes import address
+
+    for text in ("0.0.0.0", "::1", "fe80::1", "2001:db8::8080", "localhost", "collector-1"):
+        assert address(text) == text

@@ -10,14 +10,20 @@ import signal
 import sys
 from types import FrameType
 
+from debugnet.cli.argtypes import address
 from debugnet.errors import InvalidArgument
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bind", default="0.0.0.0", help="herald address (default: all)")
+    parser.add_argument(
+        "--bind", type=address, default="0.0.0.0", help="herald address (default: all)"
+    )
     parser.add_argument("--port", type=int, default=20025, help="herald port (default: 20025)")
     parser.add_argument(
-        "--gdb-bind", default="127.0.0.1", help="address gdb connects to (default: 127.0.0.1)"
+        "--gdb-bind",
+        type=address,
+        default="127.0.0.1",
+        help="address gdb connects to (default: 127.0.0.1)",
     )
     parser.add_argument(
         "--gdb-port",

@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 
 from debugnet.cli import serve_extras
+from debugnet.cli.argtypes import address
 from debugnet.errors import InvalidArgument
 
 _SIZE = re.compile(r"^(\d+)([kKmMgG]?)(?:i?[bB])?$")
@@ -23,7 +24,9 @@ def size(text: str) -> int:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bind", default="0.0.0.0", help="address to listen on (default: all)")
+    parser.add_argument(
+        "--bind", type=address, default="0.0.0.0", help="address to listen on (default: all)"
+    )
     parser.add_argument("--port", type=int, default=20023, help="herald port (default: 20023)")
     parser.add_argument(
         "--dir", default="./crash", help="dump directory, created if missing (default: ./crash)"

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from debugnet.cli.argtypes import address
 from debugnet.errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -31,7 +32,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="a shared catalogue (postgresql://...) or an SQLite file (default: in --dir)",
     )
-    parser.add_argument("--bind", default="127.0.0.1", help="address (default: 127.0.0.1)")
+    parser.add_argument(
+        "--bind", type=address, default="127.0.0.1", help="address (default: 127.0.0.1)"
+    )
     parser.add_argument("--port", type=int, default=8023, help="TCP port (default: 8023)")
     parser.add_argument(
         "--store",
